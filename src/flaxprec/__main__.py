@@ -1,0 +1,3 @@
+from flaxprec.cli import main
+
+main()
