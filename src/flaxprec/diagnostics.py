@@ -111,6 +111,8 @@ class Diagnostic:
     location: Location = field(default_factory=lambda: Location(1, 1))
     end_location: Location = field(default_factory=lambda: Location(1, 1))
     fix: Fix | None = None
+    # First row of the statement holding the finding: a ``# noqa`` there suppresses it too.
+    statement_row: int | None = None
 
     @property
     def fixable(self) -> bool:
