@@ -108,6 +108,7 @@ class Diagnostic:
     message: str
     filename: str
     node: cst.CSTNode | None = field(default=None, compare=False, repr=False)
+    statement_node: cst.CSTNode | None = field(default=None, compare=False, repr=False)
     location: Location = field(default_factory=lambda: Location(1, 1))
     end_location: Location = field(default_factory=lambda: Location(1, 1))
     fix: Fix | None = None
