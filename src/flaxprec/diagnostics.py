@@ -74,7 +74,22 @@ class ReplaceNode:
     value: str
 
 
-Edit = Union[CallEdit, ReplaceNode]
+@dataclass(frozen=True)
+class ReplaceText:
+    """Replace characters ``start_col:end_col`` of line ``row`` by ``value``.
+
+    For comment-level edits that no CST node holds (removing an unused ``# noqa`` code): libcst keeps
+    comments as raw text. ``row`` is 1-based, columns are 0-based character offsets into the line without
+    its line ending, ``end_col`` exclusive.
+    """
+
+    row: int
+    start_col: int
+    end_col: int
+    value: str
+
+
+Edit = Union[CallEdit, ReplaceNode, ReplaceText]
 
 
 @dataclass(frozen=True)
