@@ -1,0 +1,628 @@
+"""One libcst pass per file: the file model every rule reads.
+
+The pass resolves names through imports and local aliases (respecting shadowing by parameters and
+locals), finds every *construction* of a dtype-carrying layer (catalogue layers, their subclasses,
+``functools.partial`` of them, project Modules that take ``dtype``), records which of ``dtype`` and
+``param_dtype`` each one receives, and works out, at that very site, how the enclosing Module spells its
+compute dtype (``self.dtype``, nnx ``dtype``, ``cfg.dtype``...). In ``nn.Dense(4)(x)`` only the inner call
+is a construction: the outer one has a call, not a name, as its callee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import libcst as cst
+
+from flaxprec.catalogue import Catalogue, LayerSpec
+from flaxprec.dtypes import dotted
+from flaxprec.imports import ImportMap, resolve_relative
+from flaxprec.project import CONFIG_NAMES, ClassFacts, ProjectIndex
+
+PARTIAL = frozenset({"functools.partial"})
+NNX_PARAM = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
+# Array constructors whose dtype is the second (or third) positional argument.
+ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
+TRACKED = ("dtype", "param_dtype")
+
+
+@dataclass(frozen=True)
+class PartialBinding:
+    """A local name bound to ``functools.partial(Layer, ...)``."""
+
+    construction: Construction
+
+
+Binding = Union[str, PartialBinding, None]  # qualified name, partial, or shadowed (not flax)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The Module class a construction sits in, as seen from the construction's own function."""
+
+    facts: ClassFacts
+    self_name: str | None
+    in_init: bool
+    compute_dtype: str | None  # the expression a fix writes, or None when the module has none
+    param_dtype: str | None
+    compute_exprs: frozenset[str]  # every spelling of the compute dtype valid at this site
+    param_exprs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PassedArg:
+    arg: cst.Arg | None  # None when a functools.partial supplies it
+    positional_index: int | None
+
+
+@dataclass
+class Construction:
+    call: cst.Call
+    spec: LayerSpec
+    callee: str
+    owner: Owner | None
+    statement: cst.CSTNode | None
+    passed: dict[str, PassedArg]
+    opaque: bool  # *args / **kwargs may carry dtype
+    positional: list[cst.Arg]  # this call's own positional arguments, in order
+    partial_positional: int = 0
+    is_partial: bool = False
+    partial_origin: Construction | None = None
+    assigned_name: str | None = None
+
+    def passes(self, name: str) -> bool:
+        return name in self.passed
+
+    def argument(self, name: str) -> cst.Arg | None:
+        passed = self.passed.get(name)
+        return passed.arg if passed else None
+
+    def call_positional_index(self, name: str) -> int | None:
+        """Index of ``name`` among this call's own positional arguments, if passed positionally here."""
+        passed = self.passed.get(name)
+        if passed is None or passed.arg is None or passed.positional_index is None:
+            return None
+        return passed.positional_index - self.partial_positional + (1 if self.is_partial else 0)
+
+    def call_signature(self) -> tuple[str, ...]:
+        """Names of this call's positional parameters (a partial's first one is the layer itself)."""
+        signature = self.spec.signature[self.partial_positional :]
+        return ("func", *signature) if self.is_partial else signature
+
+
+@dataclass
+class ParamCreation:
+    """``self.param(name, init, shape, X)`` (linen) or ``nnx.Param(init(key, shape, X))`` (nnx)."""
+
+    call: cst.Call  # the call that holds the dtype argument
+    arg: cst.Arg
+    positional_index: int | None
+    owner: Owner
+    statement: cst.CSTNode | None
+
+
+@dataclass
+class FileModel:
+    filename: str
+    module: cst.Module
+    imports: ImportMap
+    constructions: list[Construction] = field(default_factory=list)
+    params: list[ParamCreation] = field(default_factory=list)
+    attend_names: set[str] = field(default_factory=set)
+
+    def resolve(self, name: str) -> str | None:
+        return self.imports.resolve(name)
+
+    @property
+    def jnp_alias(self) -> str | None:
+        return self.imports.alias_of("jax.numpy")
+
+
+@dataclass
+class _Function:
+    node: cst.FunctionDef
+    params: tuple[str, ...]
+    bindings: dict[str, Binding]
+    dtype_reads: frozenset[str]
+    config_names: frozenset[str]
+    self_assigned_so_far: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Class:
+    name: str
+    facts: ClassFacts | None
+    bindings: dict[str, Binding] = field(default_factory=dict)
+
+
+class _LocalScan(cst.CSTVisitor):
+    """Names a function binds (they shadow outer names), ``X.dtype`` reads, and config aliases."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.dtype_reads: set[str] = set()
+        self.config_names: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        return None
+
+    def _bind_target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.bound.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind_target(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind_target(target.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target.target)
+            source = dotted(node.value)
+            if isinstance(target.target, cst.Name) and source and source.split(".")[-1] in CONFIG_NAMES:
+                self.config_names.add(target.target.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind_target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind_target(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_target(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_target(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind_target(node.asname.name)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind_target(node.name.name)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+            self.bound.add(name)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            self.bound.add(alias.evaluated_alias or alias.evaluated_name)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value in ("dtype", "compute_dtype"):
+            chain = dotted(node)
+            if chain is not None:
+                self.dtype_reads.add(chain)
+
+
+def _param_names(params: cst.Parameters) -> list[str]:
+    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
+
+
+class Analyzer(cst.CSTVisitor):
+    """Builds a :class:`FileModel`. Use :func:`analyse`."""
+
+    def __init__(
+        self, model: FileModel, module_name: str, is_package: bool, index: ProjectIndex, catalogue: Catalogue
+    ) -> None:
+        self.model = model
+        self.module_name = module_name
+        self.is_package = is_package
+        self.index = index
+        self.catalogue = catalogue
+        self.module_bindings: dict[str, Binding] = {}
+        self.frames: list[_Class | _Function] = []
+        self.statements: list[cst.CSTNode] = []
+        self.class_path: list[str] = []
+        self.assigned_names: dict[int, str] = {}
+        self._spec_cache: dict[str, LayerSpec | None] = {}
+
+    # -- names -------------------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> tuple[bool, Binding]:
+        """Innermost binding of ``name``; class scopes are visible only from their own body."""
+        for depth, frame in enumerate(reversed(self.frames)):
+            if isinstance(frame, _Class) and depth > 0:
+                continue
+            if name in frame.bindings:
+                return True, frame.bindings[name]
+        if name in self.module_bindings:
+            return True, self.module_bindings[name]
+        return False, None
+
+    def resolve_expr(self, node: cst.BaseExpression) -> Binding:
+        name = dotted(node)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        found, binding = self.lookup(head)
+        if not found or binding is None:
+            return None
+        if isinstance(binding, PartialBinding):
+            return None if rest else binding
+        return f"{binding}.{rest}" if rest else binding
+
+    def resolve_name(self, name: str) -> str | None:
+        """Qualified name of a dotted local name at the current point (for dtype classification)."""
+        head, _, rest = name.partition(".")
+        found, binding = self.lookup(head)
+        if not found or not isinstance(binding, str):
+            return None
+        return f"{binding}.{rest}" if rest else binding
+
+    def spec_for(self, qualified: str) -> LayerSpec | None:
+        if qualified not in self._spec_cache:
+            spec = self.catalogue.lookup(qualified)
+            if spec is None:
+                facts = self.index.facts(qualified)
+                if facts is not None and (facts.takes_dtype or facts.takes_param_dtype):
+                    spec = facts.as_layer_spec()
+            self._spec_cache[qualified] = spec
+        return self._spec_cache[qualified]
+
+    def _bind(self, name: str, binding: Binding) -> None:
+        if self.frames:
+            self.frames[-1].bindings[name] = binding
+        else:
+            self.module_bindings[name] = binding
+
+    # -- imports and aliases -----------------------------------------------------------------------
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            module = alias.evaluated_name
+            local = ImportMap().add_import(module, alias.evaluated_alias)
+            target = module if alias.evaluated_alias else local
+            self._bind(local, target)
+            if not self.frames:
+                self.model.imports.add_import(module, alias.evaluated_alias)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        level = len(node.relative)
+        target = dotted(node.module) if node.module is not None else None
+        source = resolve_relative(self.module_name, self.is_package, level, target)
+        if source is None:
+            return
+        for alias in node.names:
+            name = alias.evaluated_name
+            self._bind(alias.evaluated_alias or name, f"{source}.{name}")
+            if not self.frames:
+                self.model.imports.add_from(source, name, alias.evaluated_alias)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        label = None
+        if isinstance(target, cst.Name):
+            label = target.value
+        elif isinstance(target, cst.Attribute):
+            label = target.attr.value
+            frame = self.frames[-1] if self.frames else None
+            if (
+                isinstance(frame, _Function)
+                and frame.node.name.value == "__init__"
+                and isinstance(target.value, cst.Name)
+            ):
+                frame.self_assigned_so_far.add(target.attr.value)
+        if label is not None and isinstance(node.value, cst.Call):
+            self.assigned_names[id(node.value)] = label
+            if isinstance(node.value.func, cst.Call):
+                self.assigned_names[id(node.value.func)] = label
+        if isinstance(target, cst.Name):
+            binding = self.resolve_expr(node.value)
+            if isinstance(binding, str) and self.spec_for(binding) is not None:
+                self._bind(target.value, binding)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        # ``D = partial(nn.Dense, ...)``: bind after the partial call was recorded as a construction.
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        if isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
+            for construction in reversed(self.model.constructions):
+                if construction.call is node.value and construction.is_partial:
+                    self._bind(target.value, PartialBinding(construction))
+                    break
+
+    # -- scopes ------------------------------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind(node.name.value, ".".join([self.module_name, *self.class_path, node.name.value]))
+        self.class_path.append(node.name.value)
+        facts = self.index.facts(".".join([self.module_name, *self.class_path]))
+        self.frames.append(_Class(node.name.value, facts))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.frames.pop()
+        self.class_path.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name.value, None)
+        scan = _LocalScan()
+        node.body.visit(scan)
+        params = tuple(_param_names(node.params))
+        bindings: dict[str, Binding] = dict.fromkeys((*params, *scan.bound))
+        config_names = scan.config_names | {p for p in params if p in CONFIG_NAMES}
+        self.frames.append(
+            _Function(node, params, bindings, frozenset(scan.dtype_reads), frozenset(config_names))
+        )
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frames.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        params = _param_names(node.params)
+        self.frames.append(_Function(cst.FunctionDef(cst.Name("lambda"), node.params, cst.IndentedBlock([])),
+                                     tuple(params), dict.fromkeys(params), frozenset(), frozenset()))
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.frames.pop()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BaseStatement):
+            self.statements.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        if isinstance(original_node, cst.BaseStatement):
+            self.statements.pop()
+
+    # -- the owner of a construction ---------------------------------------------------------------
+
+    def owner(self) -> Owner | None:
+        """The innermost Module class whose method (or a function nested in one) we are in."""
+        for position in range(len(self.frames) - 1, -1, -1):
+            frame = self.frames[position]
+            if not isinstance(frame, _Class):
+                continue
+            functions = [f for f in self.frames[position + 1 :] if isinstance(f, _Function)]
+            if frame.facts is None or not functions:
+                return None
+            return _owner_at(frame.facts, functions)
+        return None
+
+    # -- calls -------------------------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "attend":
+            name = dotted(func.value)
+            if name:
+                self.model.attend_names.add(name.split(".")[-1])
+        binding = self.resolve_expr(func)
+        if isinstance(binding, PartialBinding):
+            self._record(node, binding.construction.spec, list(node.args), binding.construction)
+            return
+        if binding is None:
+            self._maybe_param(node)
+            return
+        if binding in PARTIAL and node.args and not node.args[0].keyword and not node.args[0].star:
+            inner = self.resolve_expr(node.args[0].value)
+            spec = self.spec_for(inner) if isinstance(inner, str) else None
+            if spec is not None:
+                self._record(node, spec, list(node.args[1:]), None, is_partial=True,
+                             callee=dotted(node.args[0].value))
+            return
+        spec = self.spec_for(binding)
+        if spec is not None:
+            self._record(node, spec, list(node.args), None)
+        elif binding in NNX_PARAM:
+            self._maybe_nnx_param(node)
+
+    def _record(
+        self,
+        call: cst.Call,
+        spec: LayerSpec,
+        args: list[cst.Arg],
+        origin: Construction | None,
+        *,
+        is_partial: bool = False,
+        callee: str | None = None,
+    ) -> None:
+        passed: dict[str, PassedArg] = {}
+        opaque = False
+        offset = 0
+        if origin is not None:
+            passed = {k: PassedArg(None, v.positional_index) for k, v in origin.passed.items()}
+            opaque = origin.opaque
+            offset = len(origin.positional) + origin.partial_positional
+        positional: list[cst.Arg] = []
+        for arg in args:
+            if arg.star:
+                opaque = True
+            elif arg.keyword is not None:
+                if arg.keyword.value in TRACKED:
+                    passed[arg.keyword.value] = PassedArg(arg, None)
+            else:
+                index = offset + len(positional)
+                positional.append(arg)
+                if opaque:
+                    continue
+                for name, spec_index in (("dtype", spec.dtype_index), ("param_dtype", spec.param_dtype_index)):
+                    if spec_index == index:
+                        passed[name] = PassedArg(arg, index)
+        self.model.constructions.append(
+            Construction(
+                call=call,
+                spec=spec,
+                callee=callee or dotted(call.func) or spec.short_name,
+                owner=self.owner(),
+                statement=self.statements[-1] if self.statements else None,
+                passed=passed,
+                opaque=opaque,
+                positional=positional,
+                partial_positional=offset,
+                is_partial=is_partial,
+                partial_origin=origin,
+                assigned_name=_name_keyword(call) or self.assigned_names.get(id(call)),
+            )
+        )
+
+    def _maybe_param(self, node: cst.Call) -> None:
+        """Linen ``self.param(name, init_fn, *init_args)``: the dtype is init_args[1] or ``dtype=``."""
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "param"):
+            return
+        owner = self.owner()
+        if owner is None or dotted(func.value) != owner.self_name:
+            return
+        self._param_dtype_arg(node, 3, owner)
+
+    def _maybe_nnx_param(self, node: cst.Call) -> None:
+        owner = self.owner()
+        if owner is None or not node.args or not isinstance(node.args[0].value, cst.Call):
+            return
+        inner = node.args[0].value
+        qualified = self.resolve_expr(inner.func)
+        index = ARRAY_DTYPE_INDEX.get(qualified, 2) if isinstance(qualified, str) else 2
+        self._param_dtype_arg(inner, index, owner)
+
+    def _param_dtype_arg(self, call: cst.Call, index: int, owner: Owner) -> None:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "dtype":
+                self.model.params.append(ParamCreation(call, arg, None, owner, self._statement()))
+                return
+        if len(positional) > index and not any(a.star for a in call.args[: call.args.index(positional[index])]):
+            self.model.params.append(ParamCreation(call, positional[index], index, owner, self._statement()))
+
+    def _statement(self) -> cst.CSTNode | None:
+        return self.statements[-1] if self.statements else None
+
+
+def _name_keyword(call: cst.Call) -> str | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "name" and isinstance(arg.value, cst.SimpleString):
+            value = arg.value.evaluated_value
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _owner_at(facts: ClassFacts, functions: list[_Function]) -> Owner:
+    """Resolve the compute/param dtype expressions of ``facts`` for code inside ``functions``."""
+    method = functions[0]
+    self_name = method.params[0] if method.params else None
+    in_init = method.node.name.value == "__init__"
+    init_params = set(method.params) if in_init else set()
+    compute: list[str] = []
+    param: list[str] = []
+    prefix = f"{self_name}." if self_name else None
+
+    def self_attr(attr: str, assigned_in_init: bool) -> str | None:
+        if prefix is None:
+            return None
+        if facts.flavor == "linen":
+            return prefix + attr if facts.declares(attr) else None
+        if attr in facts.self_assigned and (not in_init or attr in method.self_assigned_so_far):
+            return prefix + attr
+        return prefix + attr if assigned_in_init else None
+
+    # 1. the module's own dtype field / nnx __init__ parameter / self.dtype
+    if facts.flavor == "nnx" and in_init and "dtype" in init_params:
+        compute.append("dtype")
+    dtype_attr = self_attr("dtype", False)
+    if dtype_attr:
+        compute.append(dtype_attr)
+    # 2. config: a local alias (cfg = self.config) or parameter read as cfg.dtype, then self.config.dtype
+    for function in reversed(functions):
+        for name in sorted(function.config_names):
+            if f"{name}.dtype" in function.dtype_reads:
+                compute.append(f"{name}.dtype")
+    if prefix:
+        for read in sorted(facts.self_dtype_reads):
+            head = read.split(".")[0]
+            if read.endswith(".dtype") and head in CONFIG_NAMES:
+                compute.append(prefix + read)
+    # 3. jmp-style policies
+    compute_attr = self_attr("compute_dtype", False)
+    if compute_attr:
+        compute.append(compute_attr)
+    if prefix and "policy.compute_dtype" in facts.self_dtype_reads:
+        compute.append(prefix + "policy.compute_dtype")
+
+    if facts.flavor == "nnx" and in_init and "param_dtype" in init_params:
+        param.append("param_dtype")
+    param_attr = self_attr("param_dtype", False)
+    if param_attr:
+        param.append(param_attr)
+    return Owner(
+        facts=facts,
+        self_name=self_name,
+        in_init=in_init,
+        compute_dtype=compute[0] if compute else None,
+        param_dtype=param[0] if param else None,
+        compute_exprs=frozenset(compute),
+        param_exprs=frozenset(param),
+    )
+
+
+def analyse(
+    module: cst.Module,
+    filename: str,
+    module_name: str,
+    index: ProjectIndex,
+    catalogue: Catalogue,
+    is_package: bool = False,
+) -> FileModel:
+    """Build the model of one parsed file. ``index`` must already hold this file's class summaries."""
+    model = FileModel(filename=filename, module=module, imports=ImportMap())
+    analyzer = Analyzer(model, module_name, is_package, index, catalogue)
+    _prebind_module(analyzer, module)
+    module.visit(analyzer)
+    return model
+
+
+def _prebind_module(analyzer: Analyzer, module: cst.Module) -> None:
+    """Functions run after the whole module body: they see the final module-level imports and classes."""
+
+    class _TopLevel(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            analyzer.module_bindings[node.name.value] = None
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            analyzer.module_bindings[node.name.value] = f"{analyzer.module_name}.{node.name.value}"
+            return False
+
+        def visit_Import(self, node: cst.Import) -> None:
+            analyzer.visit_Import(node)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            analyzer.visit_ImportFrom(node)
+
+        def visit_Assign(self, node: cst.Assign) -> bool:
+            target = node.targets[0].target if len(node.targets) == 1 else None
+            if isinstance(target, cst.Name):
+                binding = analyzer.resolve_expr(node.value)
+                keep = isinstance(binding, str) and analyzer.spec_for(binding) is not None
+                analyzer.module_bindings[target.value] = binding if keep else None
+            return False
+
+        def visit_Call(self, node: cst.Call) -> bool:
+            return False
+
+    module.visit(_TopLevel())

@@ -1,0 +1,82 @@
+"""Which files a run reads: Python files under the given paths, minus what git and the config ignore.
+
+Directories are walked with every ``.gitignore`` on the way applied (pathspec's git semantics, nested files
+included); hidden folders and the usual virtualenv/build folders are skipped. A file named explicitly is
+always read unless ``force_exclude`` is set (pre-commit passes files explicitly, so its excludes need it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from flaxprec.config import Settings
+
+def _git_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+@dataclass
+class Discovery:
+    """One walk. Config excludes (``exclude``/``extend-exclude``, defaults included) come from ``settings``."""
+
+    settings: Settings = field(default_factory=Settings)
+    force_exclude: bool = False
+    _gitignores: dict[Path, pathspec.PathSpec | None] = field(default_factory=dict)
+
+    def files(self, paths: Iterable[Path]) -> Iterator[Path]:
+        """Python files to check, each once, in a stable order (sorted within each directory)."""
+        seen: set[Path] = set()
+        for path in paths:
+            if path.is_dir():
+                found: Iterable[Path] = self._walk(path)
+            elif self.force_exclude and self._excluded(path, is_dir=False):
+                continue
+            else:
+                found = (path,)
+            for file in found:
+                key = file.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    yield file
+
+    def _walk(self, top: Path) -> Iterator[Path]:
+        if self.force_exclude and self._excluded(top, is_dir=True):
+            return
+        for folder, dirnames, filenames in os.walk(top):
+            base = Path(folder)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".") and not self._excluded(base / d, is_dir=True)
+            )
+            for name in sorted(filenames):
+                if name.endswith((".py", ".pyi")) and not self._excluded(base / name, is_dir=False):
+                    yield base / name
+
+    def _excluded(self, path: Path, is_dir: bool) -> bool:
+        if self.settings.is_excluded(path, is_dir=is_dir):
+            return True
+        return self.settings.respect_gitignore and self._gitignored(path.resolve(), is_dir)
+
+    def _gitignored(self, path: Path, is_dir: bool) -> bool:
+        """Apply every ``.gitignore`` from the repository root (or filesystem root) down to ``path``."""
+        suffix = "/" if is_dir else ""
+        for folder in reversed(path.parents):
+            spec = self._gitignore(folder)
+            if spec is not None and spec.match_file(path.relative_to(folder).as_posix() + suffix):
+                return True
+        return False
+
+    def _gitignore(self, folder: Path) -> pathspec.PathSpec | None:
+        if folder not in self._gitignores:
+            file = folder / ".gitignore"
+            spec = None
+            if file.is_file():
+                spec = _git_spec(file.read_text(encoding="utf-8", errors="replace").splitlines())
+            self._gitignores[folder] = spec
+        return self._gitignores[folder]

@@ -1,0 +1,85 @@
+"""Classifying a dtype expression as written in source: half, float32, None, the compute dtype...
+
+Rules compare what was passed as ``dtype``/``param_dtype`` against the convention; this module is the one
+place that knows how dtypes are spelled (``jnp.bfloat16``, ``"bfloat16"``, ``jnp.dtype("float16")``,
+``self.dtype``, ``cfg.dtype``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+import libcst as cst
+
+HALF_NAMES = frozenset({"bfloat16", "float16", "half", "bf16", "fp16", "f2"})
+FP32_NAMES = frozenset({"float32", "single", "fp32", "f4"})
+DTYPE_MODULES = frozenset({"jax.numpy", "numpy", "ml_dtypes", "jax.dtypes"})
+DTYPE_CONSTRUCTORS = frozenset({"jax.numpy.dtype", "numpy.dtype"})
+
+
+class DtypeKind(enum.Enum):
+    HALF = "half"
+    FP32 = "float32"
+    NONE = "None"
+    COMPUTE = "compute"  # the enclosing module's compute dtype (self.dtype, cfg.dtype, ...)
+    PARAM = "param"  # the enclosing module's param dtype (self.param_dtype)
+    OTHER = "other"
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None (calls, subscripts, ...)."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def string_value(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _named_kind(name: str) -> DtypeKind | None:
+    if name in HALF_NAMES:
+        return DtypeKind.HALF
+    if name in FP32_NAMES:
+        return DtypeKind.FP32
+    return None
+
+
+def classify(
+    node: cst.BaseExpression,
+    resolve: Callable[[str], str | None],
+    compute_exprs: frozenset[str] = frozenset(),
+    param_exprs: frozenset[str] = frozenset(),
+) -> DtypeKind:
+    """What ``node`` denotes. ``resolve`` maps a dotted local name to its qualified import path."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return DtypeKind.NONE
+    text = string_value(node)
+    if text is not None:
+        return _named_kind(text) or DtypeKind.OTHER
+    name = dotted(node)
+    if name is not None:
+        if name in compute_exprs:
+            return DtypeKind.COMPUTE
+        if name in param_exprs:
+            return DtypeKind.PARAM
+        qualified = resolve(name)
+        if qualified is not None:
+            module, _, attr = qualified.rpartition(".")
+            if module in DTYPE_MODULES:
+                return _named_kind(attr) or DtypeKind.OTHER
+        return DtypeKind.OTHER
+    if isinstance(node, cst.Call) and node.args:
+        func = dotted(node.func)
+        if func is not None and resolve(func) in DTYPE_CONSTRUCTORS:
+            return classify(node.args[0].value, resolve, compute_exprs, param_exprs)
+    return DtypeKind.OTHER

@@ -1,0 +1,170 @@
+"""The check pipeline: read -> gate -> index -> analyse -> rules -> positions.
+
+Files are summarised with ``ast`` first (the project index, needed across files for custom Modules);
+only files where a finding is possible are parsed with libcst; positions are computed only for files
+that have findings (position metadata costs several parses' worth of time).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flaxprec.analysis import FileModel, analyse
+from flaxprec.catalogue import Catalogue, load_catalogue
+from flaxprec.diagnostics import Diagnostic, Location
+from flaxprec.imports import module_name_for
+from flaxprec.project import FileSummary, ProjectIndex, summarize
+from flaxprec.rules import Rule, RuleContext, all_rules
+from flaxprec.source_io import SourceError, read_source
+
+PARSE_ERROR = ("FLX900", "syntax-error")
+
+Selector = Callable[[Rule, str], bool]
+
+
+def _select_default(rule: Rule, filename: str) -> bool:
+    return rule.default_on
+
+
+@dataclass
+class Unit:
+    """One file (or stdin text) going through the pipeline."""
+
+    filename: str
+    text: str
+    module_name: str
+    is_package: bool = False
+    summary: FileSummary | None = None
+    error: Diagnostic | None = None
+
+
+@dataclass
+class Checker:
+    """Everything one run shares: the catalogue, the rule selection and per-rule settings."""
+
+    catalogue: Catalogue = field(default_factory=load_catalogue)
+    select: Selector = _select_default
+    context: RuleContext = field(default_factory=RuleContext)
+
+    def rules_for(self, filename: str) -> list[Rule]:
+        return [rule for rule in all_rules() if self.select(rule, filename)]
+
+    # -- stages ------------------------------------------------------------------------------------
+
+    def summarize(self, unit: Unit) -> None:
+        """The ``ast`` stage: class summaries for the index; a syntax error ends the file's journey here."""
+        try:
+            tree = ast.parse(unit.text, filename=unit.filename)
+        except (SyntaxError, ValueError) as error:
+            unit.error = parse_error(unit.filename, error)
+            return
+        unit.summary = summarize(tree, unit.module_name, unit.is_package)
+
+    def might_flag(self, unit: Unit, index: ProjectIndex) -> bool:
+        """Cheap gate: a file that names neither flax nor a project Module cannot produce a finding."""
+        if "flax" in unit.text:
+            return True
+        summary = unit.summary
+        if summary is None:
+            return False
+        if any(index.facts(cls.qualname) for cls in summary.classes):
+            return True
+        return any(index.facts(target) for target in summary.imports.bindings.values())
+
+    def model(self, unit: Unit, index: ProjectIndex) -> FileModel | Diagnostic:
+        try:
+            module = cst.parse_module(unit.text)
+        except cst.ParserSyntaxError as error:
+            return _libcst_error(unit.filename, error)
+        return analyse(module, unit.filename, unit.module_name, index, self.catalogue, unit.is_package)
+
+    def run_rules(self, model: FileModel) -> list[Diagnostic]:
+        diagnostics = [d for rule in self.rules_for(model.filename) for d in rule.check(model, self.context)]
+        if diagnostics:
+            locate(model.module, diagnostics)
+        return sorted(diagnostics, key=Diagnostic.sort_key)
+
+    def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
+        index = ProjectIndex(self.catalogue)
+        for unit in units:
+            self.summarize(unit)
+            if unit.summary is not None:
+                index.add(unit.summary)
+        results: list[Diagnostic] = []
+        for unit in units:
+            if unit.error is not None:
+                results.append(unit.error)
+                continue
+            if not self.might_flag(unit, index):
+                continue
+            model = self.model(unit, index)
+            results.extend([model] if isinstance(model, Diagnostic) else self.run_rules(model))
+        return results
+
+    # -- entry points ------------------------------------------------------------------------------
+
+    def check_source(self, text: str, filename: str = "<stdin>") -> list[Diagnostic]:
+        name = Path(filename).stem if filename != "<stdin>" else "__main__"
+        return self.check_units([Unit(filename, text, name)])
+
+    def check_paths(self, files: Iterable[Path], display: Callable[[Path], str] = str) -> list[Diagnostic]:
+        units: list[Unit] = []
+        errors: list[Diagnostic] = []
+        for path in files:
+            try:
+                text = read_source(path).text
+            except (OSError, SourceError) as error:
+                errors.append(
+                    Diagnostic(*PARSE_ERROR, f"Failed to read: {error}", display(path), location=Location(1, 1))
+                )
+                continue
+            units.append(
+                Unit(display(path), text, module_name_for(path), is_package=path.name == "__init__.py")
+            )
+        return sorted(errors + self.check_units(units), key=Diagnostic.sort_key)
+
+
+def check_source(text: str, filename: str = "<stdin>") -> list[Diagnostic]:
+    """Diagnostics for one source text with the default rule selection."""
+    return Checker().check_source(text, filename)
+
+
+def check_paths(paths: Sequence[Path]) -> list[Diagnostic]:
+    """Diagnostics for files and directories (walked with the default discovery settings)."""
+    from flaxprec.discover import Discovery
+
+    return Checker().check_paths(Discovery().files(paths))
+
+
+def locate(module: cst.Module, diagnostics: Iterable[Diagnostic]) -> None:
+    """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only)."""
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for diagnostic in diagnostics:
+        if diagnostic.node is not None and diagnostic.node in positions:
+            span = positions[diagnostic.node]
+            diagnostic.location = Location(span.start.line, span.start.column + 1)
+            diagnostic.end_location = Location(span.end.line, span.end.column + 1)
+        if diagnostic.statement_node is not None and diagnostic.statement_node in positions:
+            diagnostic.statement_row = positions[diagnostic.statement_node].start.line
+
+
+def parse_error(filename: str, error: SyntaxError | ValueError) -> Diagnostic:
+    if isinstance(error, SyntaxError):
+        row, column = error.lineno or 1, error.offset or 1
+        message = f"Failed to parse: {error.msg}"
+    else:
+        row, column, message = 1, 1, f"Failed to parse: {error}"
+    return Diagnostic(*PARSE_ERROR, message, filename, location=Location(row, column),
+                      end_location=Location(row, column))
+
+
+def _libcst_error(filename: str, error: cst.ParserSyntaxError) -> Diagnostic:
+    location = Location(error.raw_line, error.raw_column + 1)
+    message = f"Failed to parse: {error.message}"
+    return Diagnostic(*PARSE_ERROR, message, filename, location=location, end_location=location)

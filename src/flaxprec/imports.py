@@ -1,0 +1,77 @@
+"""Import bindings: which qualified name a local name stands for.
+
+One small model shared by the libcst analysis and the stdlib-``ast`` project index, so that
+``import flax.linen as nn``, ``from flax import linen as fnn``, ``import flax`` + ``flax.linen.Dense``,
+``from flax.linen.linear import Dense`` and relative imports resolve the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def module_name_for(path: Path) -> str:
+    """The dotted module name of a file, found by walking up through folders that hold ``__init__.py``."""
+    path = path.resolve()
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.append(folder.name)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return ".".join(reversed(parts)) if parts else path.stem
+
+
+def resolve_relative(module_name: str, is_package: bool, level: int, target: str | None) -> str | None:
+    """Absolute name of ``from <level dots><target> import ...`` inside ``module_name``."""
+    if level == 0:
+        return target
+    package_parts = module_name.split(".") if is_package else module_name.split(".")[:-1]
+    if level - 1 > len(package_parts):
+        return None
+    base = package_parts[: len(package_parts) - (level - 1)]
+    if target:
+        base = [*base, target]
+    return ".".join(base) if base else None
+
+
+@dataclass
+class ImportMap:
+    """Local name -> qualified name, for one scope.
+
+    ``import a.b`` binds ``a`` to ``a`` (attribute access then resolves ``a.b.X``); ``import a.b as c`` binds
+    ``c`` to ``a.b``; ``from a.b import X as Y`` binds ``Y`` to ``a.b.X``.
+    """
+
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def add_import(self, module: str, asname: str | None) -> str:
+        local = asname or module.split(".")[0]
+        self.bindings[local] = module if asname else local
+        return local
+
+    def add_from(self, module: str, name: str, asname: str | None) -> str:
+        local = asname or name
+        self.bindings[local] = f"{module}.{name}"
+        return local
+
+    def resolve(self, dotted: str) -> str | None:
+        head, _, rest = dotted.partition(".")
+        target = self.bindings.get(head)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    def alias_of(self, qualified: str) -> str | None:
+        """A local name bound exactly to ``qualified`` (e.g. ``jnp`` for ``jax.numpy``), if any."""
+        for local, target in self.bindings.items():
+            if target == qualified:
+                return local
+        return None
+
+    def names_bound_under(self, prefixes: Iterable[str]) -> bool:
+        prefixes = tuple(prefixes)
+        return any(t == p or t.startswith(p + ".") for t in self.bindings.values() for p in prefixes)

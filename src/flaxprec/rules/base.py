@@ -1,0 +1,124 @@
+"""What a rule is: code, kebab-case name, a one-line summary, and a pure function over the file model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from flaxprec.analysis import Construction, FileModel, Owner
+from flaxprec.diagnostics import CallOp, Diagnostic, Fix, ImportNeed, ReplaceArgument, SetKeyword
+from flaxprec.dtypes import DtypeKind, classify
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Per-run settings the rules may consult."""
+
+    allow_half_params: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    check: Callable[[FileModel, RuleContext], Iterator[Diagnostic]]
+    fixable: bool = True
+    default_on: bool = True
+
+    def report(
+        self,
+        model: FileModel,
+        node: cst.CSTNode,
+        message: str,
+        statement: cst.CSTNode | None = None,
+        fix: Fix | None = None,
+    ) -> Diagnostic:
+        return Diagnostic(
+            self.code, self.name, message, model.filename, node=node, statement_node=statement, fix=fix
+        )
+
+
+def source(model: FileModel, node: cst.CSTNode) -> str:
+    """The exact source text of ``node``."""
+    return model.module.code_for_node(node)
+
+
+def float32_expr(model: FileModel, like: cst.BaseExpression | None) -> tuple[str, tuple[ImportNeed, ...]] | None:
+    """How to write float32 in this file: a string where the original was a string, else ``<jnp>.float32``.
+
+    Reuses the file's alias of ``jax.numpy``; asks for ``import jax.numpy as jnp`` only when the name
+    ``jnp`` is free. None when neither works (the finding is then reported without a fix).
+    """
+    if isinstance(like, cst.SimpleString):
+        quote = like.prefix + like.quote
+        return f"{quote}float32{like.quote}", ()
+    alias = model.jnp_alias
+    if alias is not None:
+        return f"{alias}.float32", ()
+    if model.imports.resolve("jnp") is None:
+        return "jnp.float32", (ImportNeed("jax.numpy", "jnp"),)
+    return None
+
+
+def param_storage_expr(
+    model: FileModel, construction_owner_param: str | None, like: cst.BaseExpression | None
+) -> tuple[str, tuple[ImportNeed, ...]] | None:
+    """The storage dtype a fix writes: the module's own ``param_dtype`` where it has one, else float32."""
+    if construction_owner_param is not None:
+        return construction_owner_param, ()
+    return float32_expr(model, like)
+
+
+def is_vocab_head(construction: Construction) -> bool:
+    """A final vocabulary projection: named ``lm_head``/``*logits*`` or built with a vocab-size width."""
+    if construction.spec.kind != "dense":
+        return False
+    name = (construction.assigned_name or "").lower()
+    if name == "lm_head" or "logits" in name:
+        return True
+    names = ("features", "out_features")
+    texts = []
+    for index, parameter in enumerate(construction.spec.signature):
+        position = index - construction.partial_positional
+        if parameter in names and 0 <= position < len(construction.positional):
+            texts.append(_code(construction.positional[position].value))
+    for arg in construction.call.args:
+        if arg.keyword is not None and arg.keyword.value in names:
+            texts.append(_code(arg.value))
+    return any("vocab" in text.lower() for text in texts)
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def is_tied_embedding(model: FileModel, construction: Construction) -> bool:
+    """An ``Embed`` whose ``.attend`` produces the logits somewhere in this file."""
+    return construction.spec.kind == "embed" and construction.assigned_name in model.attend_names
+
+
+def dtype_kind(model: FileModel, owner: Owner | None, node: cst.BaseExpression | None) -> DtypeKind | None:
+    """Classify a dtype argument in the context of its enclosing module (None when not passed)."""
+    if node is None:
+        return None
+    compute = owner.compute_exprs if owner else frozenset()
+    param = owner.param_exprs if owner else frozenset()
+    return classify(node, model.resolve, compute, param)
+
+
+def set_argument(construction: Construction, name: str, value: str) -> CallOp:
+    """Set ``name`` to ``value`` where the call passes it: in place when positional, else as a keyword."""
+    index = construction.call_positional_index(name)
+    if index is not None:
+        return ReplaceArgument(value, index=index)
+    return SetKeyword(name, value)
+
+
+def is_swapped(dtype: DtypeKind | None, param: DtypeKind | None) -> bool:
+    """``dtype`` float32/None with a half ``param_dtype``, or ``dtype=self.param_dtype, param_dtype=self.dtype``."""
+    literal = dtype in (DtypeKind.FP32, DtypeKind.NONE) and param is DtypeKind.HALF
+    fields = dtype is DtypeKind.PARAM and param is DtypeKind.COMPUTE
+    return literal or fields

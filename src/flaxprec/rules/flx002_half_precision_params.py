@@ -1,0 +1,54 @@
+"""FLX002 half-precision-params: ``param_dtype`` is a half type or the compute dtype.
+
+Master weights stored in bfloat16/float16 lose small optimizer updates (they underflow against the
+weight's magnitude). The t5x convention stores parameters in float32 and casts them at use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flaxprec.analysis import FileModel
+from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
+from flaxprec.dtypes import DtypeKind
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind, is_swapped, param_storage_expr, set_argument, source
+
+
+def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
+    if context.allow_half_params:
+        return
+    for construction in model.constructions:
+        arg = construction.argument("param_dtype")
+        if arg is None:
+            continue
+        kind = dtype_kind(model, construction.owner, arg.value)
+        if kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
+            continue
+        dtype_arg = construction.argument("dtype")
+        dtype = dtype_kind(model, construction.owner, dtype_arg.value) if dtype_arg else None
+        if is_swapped(dtype, kind):
+            continue  # swapped: FLX003 reports and fixes both in one edit
+        written = source(model, arg.value)
+        what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"
+        message = (
+            f"`param_dtype={written}` stores the parameters of `{construction.callee}` in {what}: "
+            "small optimizer updates underflow; keep master weights in float32"
+        )
+        owner_param = construction.owner.param_dtype if construction.owner else None
+        if owner_param is not None and owner_param == written:
+            owner_param = None
+        storage = param_storage_expr(model, owner_param, arg.value)
+        fix = None
+        if storage is not None:
+            op = set_argument(construction, "param_dtype", storage[0])
+            edit = CallEdit(construction.call, (op,), construction.call_signature())
+            fix = Fix(f"Store parameters in `{storage[0]}`", Applicability.SAFE, (edit,), storage[1])
+        yield RULE.report(model, arg.value, message, construction.statement, fix)
+
+
+RULE = Rule(
+    code="FLX002",
+    name="half-precision-params",
+    summary="Parameters stored in half precision (`param_dtype` is bf16/fp16 or the compute dtype)",
+    check=check,
+)

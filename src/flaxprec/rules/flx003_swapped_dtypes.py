@@ -1,0 +1,52 @@
+"""FLX003 swapped-dtypes: ``dtype`` and ``param_dtype`` are the wrong way round.
+
+``dtype`` is the computation dtype and ``param_dtype`` the storage dtype. ``dtype=float32`` (or None) with a
+half ``param_dtype`` stores bf16 weights and computes in float32: the exact opposite of mixed precision.
+Code written for flax <= 0.3.6, where ``Embed(dtype=...)`` set the parameter dtype, often looks like this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flaxprec.analysis import FileModel
+from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
+from flaxprec.dtypes import DtypeKind
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind, is_swapped, param_storage_expr, set_argument, source
+
+
+def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
+    for construction in model.constructions:
+        dtype_arg, param_arg = construction.argument("dtype"), construction.argument("param_dtype")
+        if dtype_arg is None or param_arg is None:
+            continue
+        owner = construction.owner
+        dtype = dtype_kind(model, owner, dtype_arg.value)
+        param = dtype_kind(model, owner, param_arg.value)
+        if not is_swapped(dtype, param):
+            continue
+        dtype_text, param_text = source(model, dtype_arg.value), source(model, param_arg.value)
+        message = (
+            f"`{construction.callee}` has `dtype` and `param_dtype` swapped: parameters stored in "
+            f"`{param_text}`, computation dtype `{dtype_text}`"
+        )
+        new_param: tuple[str, tuple] | None = (dtype_text, ())
+        if dtype is DtypeKind.NONE:
+            new_param = param_storage_expr(model, owner.param_dtype if owner else None, param_arg.value)
+        fix = None
+        if new_param is not None:
+            ops = (
+                set_argument(construction, "dtype", param_text),
+                set_argument(construction, "param_dtype", new_param[0]),
+            )
+            edit = CallEdit(construction.call, ops, construction.call_signature())
+            fix = Fix("Swap `dtype` and `param_dtype`", Applicability.SAFE, (edit,), new_param[1])
+        yield RULE.report(model, construction.call, message, construction.statement, fix)
+
+
+RULE = Rule(
+    code="FLX003",
+    name="swapped-dtypes",
+    summary="`dtype` (computation) and `param_dtype` (storage) swapped",
+    check=check,
+)

@@ -1,0 +1,48 @@
+"""FLX004 param-in-compute-dtype: a hand-made parameter created in half precision or the compute dtype.
+
+``self.param("scale", init, shape, self.dtype)`` stores the parameter in bf16 when the model computes in
+bf16: the master weight loses small updates (MaxText PR #470 fixed exactly this). Create it in the param
+dtype and cast where it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flaxprec.analysis import FileModel
+from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceArgument, SetKeyword
+from flaxprec.dtypes import DtypeKind
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind, param_storage_expr, source
+
+
+def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
+    for creation in model.params:
+        kind = dtype_kind(model, creation.owner, creation.arg.value)
+        if kind is DtypeKind.HALF and context.allow_half_params:
+            continue
+        if kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
+            continue
+        written = source(model, creation.arg.value)
+        what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"
+        message = (
+            f"Parameter created in `{written}` ({what}): it is stored that way and loses small updates; "
+            "create it in the param dtype and cast it where it is used"
+        )
+        storage = param_storage_expr(model, creation.owner.param_dtype, creation.arg.value)
+        fix = None
+        if storage is not None:
+            if creation.positional_index is not None:
+                op = ReplaceArgument(storage[0], index=creation.positional_index)
+            else:
+                op = SetKeyword("dtype", storage[0])
+            edit = CallEdit(creation.call, (op,))
+            fix = Fix(f"Create the parameter in `{storage[0]}`", Applicability.SAFE, (edit,), storage[1])
+        yield RULE.report(model, creation.arg.value, message, creation.statement, fix)
+
+
+RULE = Rule(
+    code="FLX004",
+    name="param-in-compute-dtype",
+    summary="Parameter created in half precision or in the compute dtype",
+    check=check,
+)
