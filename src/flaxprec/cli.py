@@ -1,17 +1,285 @@
 """The ``flaxprec`` command line (click).
 
-Imports of the engine happen inside the commands so that ``flaxprec --help`` and every command pay only
-for what they use; jax/flax are imported by ``audit`` alone.
+The engine is imported inside the commands so that ``flaxprec --help`` stays cheap; jax/flax are imported
+by ``audit`` alone. Exit codes follow ruff: 0 clean, 1 findings (or a diff for ``fix``), 2 usage or
+configuration error.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from flaxprec import __version__
+
+if TYPE_CHECKING:
+    from flaxprec.config import Settings
+    from flaxprec.engine import Checker
+
+OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
+DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flaxprec")
 def main() -> None:
     """Mixed-precision linter and codemod for Flax: float32 parameters, half-precision computation."""
+
+
+def _common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``check`` and ``fix`` (selection, config, discovery)."""
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
+        click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."),
+        click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."),
+        click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     help="pyproject.toml to read [tool.flaxprec] from (default: found upward)."),
+        click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too."),
+        click.option("--stdin-filename", help="Read source from stdin and report it under this name."),
+        click.option("--unsafe-fixes", is_flag=True, default=None, help="Include fixes that may change behaviour."),
+        click.option("--preview", is_flag=True, default=None, help="Enable preview rules."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _fail(message: str) -> None:
+    click.echo(f"flaxprec: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings(
+    paths: Sequence[Path],
+    config_path: Path | None,
+    select: Sequence[str],
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+    unsafe_fixes: bool | None,
+    preview: bool | None,
+) -> Settings:
+    from flaxprec.config import ConfigError, load_settings
+    from flaxprec.rules import all_rules
+
+    start = paths[0] if paths else Path.cwd()
+    try:
+        settings = load_settings(config_path, start=start if start.is_dir() else start.parent)
+        settings = settings.with_overrides(
+            select=select or None,
+            extend_select=extend_select or None,
+            ignore=ignore or None,
+            unsafe_fixes=unsafe_fixes,
+            preview=preview,
+        )
+        settings.validate(rule.code for rule in all_rules())
+    except ConfigError as error:
+        _fail(str(error))
+    return settings
+
+
+def _checker(settings: Settings) -> Checker:
+    from flaxprec.catalogue import CatalogueError, load_catalogue
+    from flaxprec.engine import Checker
+    from flaxprec.rules import RuleContext
+
+    try:
+        catalogue = load_catalogue().with_extra(settings.catalogue_extra())
+    except CatalogueError as error:
+        _fail(str(error))
+    return Checker(
+        catalogue=catalogue,
+        select=lambda rule, filename: settings.is_selected(rule.code, rule.default_on, filename=filename),
+        context=RuleContext(allow_half_params=settings.allow_half_params),
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin_filename: str | None):
+    from flaxprec.discover import Discovery
+    from flaxprec.engine import Unit, load_units
+    from flaxprec.imports import module_name_for
+
+    if stdin_filename is not None:
+        text = sys.stdin.read()
+        path = Path(stdin_filename)
+        return [Unit(stdin_filename, text, module_name_for(path), path.name == "__init__.py")], []
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        _fail(f"{missing[0]}: no such file or directory")
+    files = Discovery(settings, force_exclude=force_exclude).files(paths or [Path(".")])
+    return load_units(files, _display)
+
+
+def _rule_infos():
+    from flaxprec.report.rule_info import RuleInfo
+    from flaxprec.rules import all_rules
+
+    return [
+        RuleInfo(r.code, r.name, r.summary, r.fixable, r.default_on, DOCS_URL.format(code=r.code))
+        for r in all_rules()
+    ]
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@main.command()
+@_common_options
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule.")
+@click.option("--show-fixes", is_flag=True, help="Show the fix of each finding.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+def check(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    force_exclude: bool,
+    stdin_filename: str | None,
+    unsafe_fixes: bool | None,
+    preview: bool | None,
+    output_format: str,
+    exit_zero: bool,
+    statistics: bool,
+    show_fixes: bool,
+    quiet: bool,
+) -> None:
+    """Report mixed-precision problems in PATHS (default: the current directory)."""
+    from flaxprec.diagnostics import Diagnostic
+    from flaxprec.report import render
+
+    settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
+    checker = _checker(settings)
+    units, errors = _units(paths, settings, force_exclude, stdin_filename)
+    diagnostics = sorted(errors + checker.check_units(units), key=Diagnostic.sort_key)
+    output = render(
+        diagnostics,
+        output_format,
+        sources={unit.filename: unit.text for unit in units},
+        rules=_rule_infos(),
+        show_fixes=show_fixes,
+        statistics=statistics,
+        color=_color(),
+        unsafe_fixes_enabled=settings.unsafe_fixes,
+    )
+    if quiet and output_format in ("concise", "full"):
+        output = "".join(line + "\n" for line in output.splitlines() if line.startswith(tuple(
+            {d.filename for d in diagnostics})))
+    if output:
+        click.echo(output, nl=not output.endswith("\n"))
+    sys.exit(0 if exit_zero or not diagnostics else 1)
+
+
+@main.command()
+@_common_options
+@click.option("--apply", is_flag=True, help="Write the fixes (default: print the diff, write nothing).")
+def fix(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    force_exclude: bool,
+    stdin_filename: str | None,
+    unsafe_fixes: bool | None,
+    preview: bool | None,
+    apply: bool,
+) -> None:
+    """Rewrite PATHS to the t5x convention: float32 parameters, computation in the compute dtype."""
+    import difflib
+
+    from flaxprec.fixer import fix_unit
+    from flaxprec.source_io import SourceError, atomic_write
+
+    settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
+    checker = _checker(settings)
+    units, errors = _units(paths, settings, force_exclude, stdin_filename)
+    index = checker.index_units(units)
+    results = [fix_unit(checker, unit, index, unsafe=settings.unsafe_fixes) for unit in units]
+    if stdin_filename is not None:
+        click.echo(results[0].fixed, nl=False)
+        sys.exit(1 if results[0].remaining or results[0].error else 0)
+    failed = False
+    for error in errors:
+        click.echo(f"{error.filename}: {error.message}", err=True)
+    fixed_count = 0
+    for result in results:
+        if result.error is not None:
+            failed = True
+            click.echo(f"{result.unit.filename}: not fixed: {result.error}", err=True)
+            continue
+        if not result.changed:
+            continue
+        fixed_count += len(result.applied)
+        if apply:
+            assert result.unit.source is not None
+            try:
+                atomic_write(result.unit.source.path, result.unit.source.encode(result.fixed))
+            except (OSError, SourceError) as error:
+                failed = True
+                click.echo(f"{result.unit.filename}: not written: {error}", err=True)
+        else:
+            diff = difflib.unified_diff(
+                result.unit.text.splitlines(keepends=True),
+                result.fixed.splitlines(keepends=True),
+                fromfile=f"a/{result.unit.filename}",
+                tofile=f"b/{result.unit.filename}",
+            )
+            click.echo("".join(diff), nl=False)
+    remaining = [d for r in results for d in r.remaining] + errors
+    if apply:
+        unfixed = f", {len(remaining)} remaining" if remaining else ""
+        click.echo(f"Fixed {fixed_count} error{'s' if fixed_count != 1 else ''}{unfixed}.", err=True)
+        sys.exit(1 if remaining or failed else 0)
+    would_change = any(r.changed for r in results)
+    if would_change:
+        click.echo(f"Would fix {fixed_count} error{'s' if fixed_count != 1 else ''} "
+                   "(run with --apply to write).", err=True)
+    sys.exit(1 if would_change or failed else 0)
+
+
+@main.command("rules")
+def rules_command() -> None:
+    """List every rule: code, name, fixable, on by default."""
+    from flaxprec.rules import all_rules
+
+    for rule in all_rules():
+        fixable = "fixable" if rule.fixable else "-"
+        default = "default" if rule.default_on else "opt-in"
+        click.echo(f"{rule.code}  {rule.name:<32} {fixable:<8} {default:<8} {rule.summary}")
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_command(code: str) -> None:
+    """Print the documentation of rule CODE."""
+    from flaxprec.resources import rules_dir
+    from flaxprec.rules import rule_by_code
+
+    rule = rule_by_code(code.upper())
+    if rule is None:
+        _fail(f"unknown rule code: {code}")
+    doc = rules_dir() / f"{rule.code}.md"
+    if not doc.is_file():
+        _fail(f"no documentation for {rule.code}")
+    click.echo(doc.read_text(encoding="utf-8"), nl=False)
+
+
+from flaxprec.audit.command import audit  # noqa: E402
+
+main.add_command(audit)

@@ -20,8 +20,9 @@ from flaxprec.catalogue import Catalogue, load_catalogue
 from flaxprec.diagnostics import Diagnostic, Location
 from flaxprec.imports import module_name_for
 from flaxprec.project import FileSummary, ProjectIndex, summarize
-from flaxprec.rules import Rule, RuleContext, all_rules
-from flaxprec.source_io import SourceError, read_source
+from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
+from flaxprec.source_io import SourceError, SourceFile, read_source
+from flaxprec.suppress import apply_noqa, parse_noqa
 
 PARSE_ERROR = ("FLX900", "syntax-error")
 
@@ -42,6 +43,7 @@ class Unit:
     is_package: bool = False
     summary: FileSummary | None = None
     error: Diagnostic | None = None
+    source: SourceFile | None = None  # how to write the file back (None for stdin)
 
 
 @dataclass
@@ -85,27 +87,39 @@ class Checker:
         return analyse(module, unit.filename, unit.module_name, index, self.catalogue, unit.is_package)
 
     def run_rules(self, model: FileModel) -> list[Diagnostic]:
-        diagnostics = [d for rule in self.rules_for(model.filename) for d in rule.check(model, self.context)]
+        rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
+        diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
             locate(model.module, diagnostics)
-        return sorted(diagnostics, key=Diagnostic.sort_key)
+        return diagnostics
 
-    def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
+    def diagnose(self, unit: Unit, index: ProjectIndex) -> tuple[FileModel | None, list[Diagnostic]]:
+        """One file's findings after ``# noqa``; the model too, for the fixer (None if not analysed)."""
+        if unit.error is not None:
+            return None, [unit.error]
+        model: FileModel | Diagnostic | None = None
+        found: list[Diagnostic] = []
+        if self.might_flag(unit, index):
+            model = self.model(unit, index)
+            if isinstance(model, Diagnostic):
+                return None, [model]
+            found = self.run_rules(model)
+        if found or "noqa" in unit.text:
+            kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename))
+            found = kept + [d for d in unused if self.select(rule_by_code("FLX901"), unit.filename)]
+        return model, sorted(found, key=Diagnostic.sort_key)
+
+    def index_units(self, units: Sequence[Unit]) -> ProjectIndex:
         index = ProjectIndex(self.catalogue)
         for unit in units:
             self.summarize(unit)
             if unit.summary is not None:
                 index.add(unit.summary)
-        results: list[Diagnostic] = []
-        for unit in units:
-            if unit.error is not None:
-                results.append(unit.error)
-                continue
-            if not self.might_flag(unit, index):
-                continue
-            model = self.model(unit, index)
-            results.extend([model] if isinstance(model, Diagnostic) else self.run_rules(model))
-        return results
+        return index
+
+    def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
+        index = self.index_units(units)
+        return [d for unit in units for d in self.diagnose(unit, index)[1]]
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -114,20 +128,24 @@ class Checker:
         return self.check_units([Unit(filename, text, name)])
 
     def check_paths(self, files: Iterable[Path], display: Callable[[Path], str] = str) -> list[Diagnostic]:
-        units: list[Unit] = []
-        errors: list[Diagnostic] = []
-        for path in files:
-            try:
-                text = read_source(path).text
-            except (OSError, SourceError) as error:
-                errors.append(
-                    Diagnostic(*PARSE_ERROR, f"Failed to read: {error}", display(path), location=Location(1, 1))
-                )
-                continue
-            units.append(
-                Unit(display(path), text, module_name_for(path), is_package=path.name == "__init__.py")
-            )
+        units, errors = load_units(files, display)
         return sorted(errors + self.check_units(units), key=Diagnostic.sort_key)
+
+
+def load_units(files: Iterable[Path], display: Callable[[Path], str] = str) -> tuple[list[Unit], list[Diagnostic]]:
+    """Read every file; one that cannot be read or decoded becomes an FLX900 finding, not a crash."""
+    units: list[Unit] = []
+    errors: list[Diagnostic] = []
+    for path in files:
+        try:
+            source = read_source(path)
+        except (OSError, SourceError) as error:
+            errors.append(Diagnostic(*PARSE_ERROR, f"Failed to read: {error}", display(path)))
+            continue
+        unit = Unit(display(path), source.text, module_name_for(path), is_package=path.name == "__init__.py")
+        unit.source = source
+        units.append(unit)
+    return units, errors
 
 
 def check_source(text: str, filename: str = "<stdin>") -> list[Diagnostic]:

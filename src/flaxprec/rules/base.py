@@ -24,7 +24,8 @@ class Rule:
     code: str
     name: str
     summary: str
-    check: Callable[[FileModel, RuleContext], Iterator[Diagnostic]]
+    # None for tool rules that the engine itself produces (FLX900, FLX901).
+    check: Callable[[FileModel, RuleContext], Iterator[Diagnostic]] | None
     fixable: bool = True
     default_on: bool = True
 
