@@ -92,3 +92,15 @@ def _apply(model, text: str, diagnostics: list[Diagnostic]) -> str:
     if text_edits:
         text = apply_text_edits(text, text_edits)
     return text
+
+
+def fix_source(text: str, filename: str = "<stdin>", unsafe: bool = False, checker: Checker | None = None) -> str:
+    """The fixed text of one source (default rule selection); raises ValueError when fixing fails."""
+    from pathlib import Path
+
+    checker = checker or Checker()
+    unit = Unit(filename, text, Path(filename).stem if filename != "<stdin>" else "__main__")
+    result = fix_unit(checker, unit, checker.index_units([unit]), unsafe=unsafe)
+    if result.error is not None:
+        raise ValueError(result.error)
+    return result.fixed
