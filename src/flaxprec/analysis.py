@@ -126,7 +126,10 @@ class _Function:
     bindings: dict[str, Binding]
     dtype_reads: frozenset[str]
     config_names: frozenset[str]
+    config_sources: dict[str, str] = field(default_factory=dict)  # ``cfg = self.config`` -> {"cfg": "self.config"}
     self_assigned_so_far: set[str] = field(default_factory=set)
+    locals_so_far: set[str] = field(default_factory=set)  # local names assigned before this point
+    local_sources: dict[str, str] = field(default_factory=dict)  # ``x = self.embed`` -> {"x": "self.embed"}
 
 
 @dataclass
@@ -143,6 +146,7 @@ class _LocalScan(cst.CSTVisitor):
         self.bound: set[str] = set()
         self.dtype_reads: set[str] = set()
         self.config_names: set[str] = set()
+        self.config_sources: dict[str, str] = {}
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.bound.add(node.name.value)
@@ -173,6 +177,7 @@ class _LocalScan(cst.CSTVisitor):
             source = dotted(node.value)
             if isinstance(target.target, cst.Name) and source and source.split(".")[-1] in CONFIG_NAMES:
                 self.config_names.add(target.target.value)
+                self.config_sources[target.target.value] = source
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._bind_target(node.target)
@@ -318,6 +323,14 @@ class Analyzer(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         target = node.targets[0].target if len(node.targets) == 1 else None
         label = None
+        frame = self.frames[-1] if self.frames else None
+        if isinstance(frame, _Function):
+            for each in node.targets:
+                if isinstance(each.target, cst.Name):
+                    frame.locals_so_far.add(each.target.value)
+                    source = dotted(node.value)
+                    if source is not None:
+                        frame.local_sources[each.target.value] = source
         if isinstance(target, cst.Name):
             label = target.value
         elif isinstance(target, cst.Attribute):
@@ -367,7 +380,9 @@ class Analyzer(cst.CSTVisitor):
         bindings: dict[str, Binding] = dict.fromkeys((*params, *scan.bound))
         config_names = scan.config_names | {p for p in params if p in CONFIG_NAMES}
         self.frames.append(
-            _Function(node, params, bindings, frozenset(scan.dtype_reads), frozenset(config_names))
+            _Function(
+                node, params, bindings, frozenset(scan.dtype_reads), frozenset(config_names), scan.config_sources
+            )
         )
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -411,8 +426,11 @@ class Analyzer(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "attend":
             name = dotted(func.value)
-            if name:
+            while name:
                 self.model.attend_names.add(name.split(".")[-1])
+                frame = next((f for f in reversed(self.frames) if isinstance(f, _Function)), None)
+                source = frame.local_sources.get(name) if frame is not None else None
+                name = source if source != name else None
         binding = self.resolve_expr(func)
         if isinstance(binding, PartialBinding):
             self._record(node, binding.construction.spec, list(node.args), binding.construction)
@@ -550,8 +568,12 @@ def _owner_at(facts: ClassFacts, functions: list[_Function]) -> Owner:
     # 2. config: a local alias (cfg = self.config) or parameter read as cfg.dtype, then self.config.dtype
     for function in reversed(functions):
         for name in sorted(function.config_names):
-            if f"{name}.dtype" in function.dtype_reads:
+            if f"{name}.dtype" not in function.dtype_reads:
+                continue
+            if name in function.params or name in function.locals_so_far:
                 compute.append(f"{name}.dtype")
+            elif prefix and function.config_sources.get(name, "").startswith(prefix):
+                compute.append(f"{function.config_sources[name]}.dtype")  # the alias is not bound yet here
     if prefix:
         for read in sorted(facts.self_dtype_reads):
             head = read.split(".")[0]

@@ -24,9 +24,10 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             continue
         first_name = min(positional, key=positional.__getitem__)
         names = " and ".join(f"`{name}`" for name in positional)
+        order = f"`{construction.callee}`" if construction.spec.api == "project" else "the installed Flax"
         message = (
             f"`{construction.callee}` receives {names} positionally: its meaning depends on the field order "
-            "of the installed Flax"
+            f"of {order}"
         )
         signature = construction.call_signature()
         fix = None
