@@ -11,6 +11,7 @@ is a construction: the outer one has a call, not a name, as its callee.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Union
 
 import libcst as cst
@@ -102,6 +103,15 @@ class ParamCreation:
     statement: cst.CSTNode | None
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A call of a layer instance by name (``embed(ids)``, ``self.wte(ids)``): a use, not a construction."""
+
+    call: cst.Call
+    owner: Owner | None
+    cast: bool  # the result is immediately ``.astype(...)``-ed
+
+
 @dataclass
 class FileModel:
     filename: str
@@ -110,6 +120,17 @@ class FileModel:
     constructions: list[Construction] = field(default_factory=list)
     params: list[ParamCreation] = field(default_factory=list)
     attend_names: set[str] = field(default_factory=set)
+    found_lookups: list[tuple[str, Lookup]] = field(default_factory=list)
+    _reanalyse: Callable[[frozenset[str]], FileModel] | None = field(default=None, repr=False)
+
+    def lookups(self, names: frozenset[str]) -> list[tuple[str, Lookup]]:
+        """Calls of the instances named ``names`` (through local aliases), found by a second, rare pass.
+
+        Only tied embeddings need them, so the first pass does not pay for tracking every call's owner.
+        """
+        if self._reanalyse is None:
+            return [item for item in self.found_lookups if item[0] in names]
+        return self._reanalyse(names).found_lookups
 
     def resolve(self, name: str) -> str | None:
         return self.imports.resolve(name)
@@ -245,6 +266,8 @@ class Analyzer(cst.CSTVisitor):
         self.class_path: list[str] = []
         self.assigned_names: dict[int, str] = {}
         self._spec_cache: dict[str, LayerSpec | None] = {}
+        self.lookup_names: frozenset[str] = frozenset()
+        self.cast_calls: set[int] = set()
 
     # -- names -------------------------------------------------------------------------------------
 
@@ -422,15 +445,31 @@ class Analyzer(cst.CSTVisitor):
 
     # -- calls -------------------------------------------------------------------------------------
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self.lookup_names and node.attr.value == "astype" and isinstance(node.value, cst.Call):
+            self.cast_calls.add(id(node.value))
+
+    def _name_chain(self, name: str | None) -> Iterator[str]:
+        """``name`` and what it aliases in the current function (``x = self.embed`` -> x, self.embed)."""
+        frame = next((f for f in reversed(self.frames) if isinstance(f, _Function)), None)
+        seen: set[str] = set()
+        while name and name not in seen:
+            seen.add(name)
+            yield name
+            name = frame.local_sources.get(name) if frame is not None else None
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if self.lookup_names and isinstance(func, (cst.Name, cst.Attribute)):
+            for name in self._name_chain(dotted(func)):
+                short = name.split(".")[-1]
+                if short in self.lookup_names:
+                    lookup = Lookup(node, self.owner(), id(node) in self.cast_calls)
+                    self.model.found_lookups.append((short, lookup))
+                    break
         if isinstance(func, cst.Attribute) and func.attr.value == "attend":
-            name = dotted(func.value)
-            while name:
+            for name in self._name_chain(dotted(func.value)):
                 self.model.attend_names.add(name.split(".")[-1])
-                frame = next((f for f in reversed(self.frames) if isinstance(f, _Function)), None)
-                source = frame.local_sources.get(name) if frame is not None else None
-                name = source if source != name else None
         binding = self.resolve_expr(func)
         if isinstance(binding, PartialBinding):
             self._record(node, binding.construction.spec, list(node.args), binding.construction)
@@ -609,12 +648,18 @@ def analyse(
     index: ProjectIndex,
     catalogue: Catalogue,
     is_package: bool = False,
+    lookup_names: frozenset[str] = frozenset(),
 ) -> FileModel:
     """Build the model of one parsed file. ``index`` must already hold this file's class summaries."""
     model = FileModel(filename=filename, module=module, imports=ImportMap())
     analyzer = Analyzer(model, module_name, is_package, index, catalogue)
+    analyzer.lookup_names = lookup_names
     _prebind_module(analyzer, module)
     module.visit(analyzer)
+    if not lookup_names:
+        model._reanalyse = lambda names: analyse(
+            module, filename, module_name, index, catalogue, is_package, lookup_names=names
+        )
     return model
 
 

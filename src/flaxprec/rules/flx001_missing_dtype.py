@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flaxprec.analysis import Construction, FileModel
-from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, SetKeyword
+from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
 from flaxprec.rules.base import Rule, RuleContext, float32_expr, is_tied_embedding, is_vocab_head
 
 
@@ -22,6 +22,22 @@ def _applies(construction: Construction) -> bool:
     origin = construction.partial_origin
     # A partial built inside a module with a compute dtype is reported (or fixed) at the partial itself.
     return not (origin is not None and origin.owner is not None and origin.owner.compute_dtype is not None)
+
+
+def _cast_lookups_fix(model: FileModel, construction: Construction) -> Fix | None:
+    """t5x's form for a tied embedding: keep the table (and ``attend``) float32, cast each lookup result."""
+    name = construction.assigned_name
+    if name is None:
+        return None
+    edits = []
+    for _, lookup in model.lookups(frozenset({name})):
+        if lookup.cast or lookup.owner is None or lookup.owner.compute_dtype is None:
+            continue
+        code = model.module.code_for_node(lookup.call)
+        edits.append(ReplaceNode(lookup.call, f"{code}.astype({lookup.owner.compute_dtype})"))
+    if not edits:
+        return None
+    return Fix("Cast the embedding lookups to the compute dtype", Applicability.UNSAFE, tuple(edits))
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
@@ -47,7 +63,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
                 f"`{owner.facts.name}` has a compute dtype (`{expr}`); its `.attend` makes the logits, so "
                 "cast the lookup result instead of adding `dtype`"
             )
-            fix = None
+            fix = _cast_lookups_fix(model, construction)
         else:
             message = (
                 f"`{callee}` built without `dtype`: it computes in float32 although "
