@@ -1,0 +1,186 @@
+"""Reading and writing Python files without losing a byte.
+
+A fix may only change what it means to change, so the bytes around it (encoding, byte order mark, line
+endings) must come back exactly as they were. Facts this module is built on (libcst 1.9, tested in
+``tests/test_source_io.py``):
+
+- ``libcst.parse_module(text).code == text`` for LF, CRLF and mixed LF/CRLF text; ``Module.default_newline``
+  is the first newline of the file, and lines a transformer adds (new statements, and whitespace nodes built
+  with ``Newline()``) end with it. So a CRLF file stays CRLF, including added lines.
+- libcst drops a lone ``\\r`` that ends the file (``"x = 1\\r"`` comes back as ``"x = 1"``).
+  :meth:`SourceFile.parse` works around it; :meth:`SourceFile.render` undoes the workaround.
+- Given ``str``, libcst silently drops a leading BOM and ignores the coding cookie (``Module.encoding`` is
+  then always ``utf-8``); given ``bytes`` it would decode itself. We decode here (PEP 263, like the
+  interpreter), keep the BOM out of ``text`` and put it back in :meth:`SourceFile.encode`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # libcst is imported only by code that parses: reading files stays cheap.
+    import libcst as cst
+
+__all__ = ["SourceError", "SourceFile", "atomic_write", "decode_source", "read_source"]
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class SourceError(Exception):
+    """A file cannot be read (or written back) faithfully; it is reported, never rewritten."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = Path(path)
+        self.message = message
+
+
+@dataclass
+class SourceFile:
+    """A file's bytes and the decoded text, with what is needed to produce its bytes again.
+
+    ``text`` excludes the BOM and keeps every newline as it is in the file; ``newline`` is the first one
+    seen (``"\\n"`` when there is none), the one new lines should use.
+    """
+
+    path: Path
+    raw: bytes
+    text: str
+    encoding: str
+    bom: bool
+    newline: str
+
+    def encode(self, new_text: str) -> bytes:
+        """Encode ``new_text`` like the original: same codec, BOM again if the file had one."""
+        try:
+            data = new_text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            raise SourceError(self.path, f"the new text cannot be encoded as {self.encoding}: {exc}") from exc
+        return codecs.BOM_UTF8 + data if self.bom else data
+
+    def parse(self) -> cst.Module:
+        """Parse ``text`` with libcst so that ``render(module)`` of the unchanged module gives ``raw`` back.
+
+        Raises ``libcst.ParserSyntaxError`` for invalid code, :class:`SourceError` if libcst cannot
+        reproduce the text exactly (a fix would then rewrite bytes nobody asked to change).
+        """
+        import libcst as cst
+
+        parse_text = self._parse_text()
+        module = cst.parse_module(parse_text)
+        if module.code != parse_text:
+            raise SourceError(self.path, "libcst does not reproduce this file exactly; not rewriting it")
+        return module
+
+    def render(self, module: cst.Module) -> bytes:
+        """The bytes of a module obtained from :meth:`parse` (possibly transformed)."""
+        return self.encode(self._from_parse_text(module.code))
+
+    # A file ending in a lone "\r" loses it in libcst. A file that uses only "\r" is parsed with "\n"
+    # (lossless: it has no "\n", and a "\r" in it can only be a line break); another file ending in a
+    # lone "\r" gets a "\n" for that one character.
+    def _parse_text(self) -> str:
+        text = self.text
+        if not text.endswith("\r"):
+            return text
+        if "\n" not in text:
+            return text.replace("\r", "\n")
+        return text[:-1] + "\n"
+
+    def _from_parse_text(self, code: str) -> str:
+        text = self.text
+        if not text.endswith("\r"):
+            return code
+        if "\n" not in text:
+            return code.replace("\n", "\r")
+        if code.endswith("\n") and not code.endswith("\r\n"):
+            return code[:-1] + "\r"
+        return code
+
+
+def read_source(path: Path | str) -> SourceFile:
+    """Read a Python file and decode it as the interpreter would (BOM, PEP 263 coding cookie)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(path, exc.strerror or str(exc)) from exc
+    return decode_source(path, raw)
+
+
+def decode_source(path: Path | str, raw: bytes) -> SourceFile:
+    """Decode bytes that did not come from a file of their own (stdin), as :func:`read_source` does."""
+    path = Path(path)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:
+        raise SourceError(path, exc.msg or str(exc)) from exc
+    bom = raw.startswith(codecs.BOM_UTF8)
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    try:
+        text = raw[len(codecs.BOM_UTF8) if bom else 0 :].decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SourceError(path, f"cannot decode as {encoding}: {exc}") from exc
+    match = _NEWLINE.search(text)
+    source = SourceFile(path, raw, text, encoding, bom, match.group() if match else "\n")
+    # Strict UTF-8 always round-trips; some legacy codecs have several byte spellings of one character.
+    if encoding != "utf-8" and source.encode(text) != raw:
+        raise SourceError(path, f"decoding as {encoding} and encoding again does not give the same bytes")
+    return source
+
+
+def atomic_write(path: Path | str, data: bytes) -> None:
+    """Replace the file's content at once: readers see the old file or the new one, never a mix.
+
+    The data goes to a temporary file in the same directory (``os.replace`` is atomic only within one
+    file system), is flushed to disk, gets the original file's permission bits, then replaces the file.
+    A symbolic link is followed, so the link stays a link. The temporary file never survives an error.
+    """
+    target = Path(os.path.realpath(path))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".flaxprec-tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        try:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual mode instead
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); platforms that cannot open a directory skip it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
