@@ -1,0 +1,76 @@
+"""Output formats of ``flaxprec check`` (``--output-format``), one small module per format.
+
+:func:`render` is pure: it gets the findings, the checked sources (for snippets and fix previews) and the
+rule metadata, and returns the text to print. Whether to colour is the CLI's decision (a TTY and no
+``NO_COLOR``); the report only obeys ``color``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from flaxprec.diagnostics import Diagnostic
+from flaxprec.report import concise, full, github, json_format, json_lines, sarif
+from flaxprec.report import statistics as stats_format
+from flaxprec.report._context import RenderContext, TextEdit, text_edits
+from flaxprec.report.rule_info import RuleInfo
+
+__all__ = ["DEFAULT_TOOL_URI", "OUTPUT_FORMATS", "RuleInfo", "TextEdit", "render", "text_edits"]
+
+_RENDERERS: dict[str, Callable[[RenderContext], str]] = {
+    "concise": concise.render,
+    "full": full.render,
+    "json": json_format.render,
+    "json-lines": json_lines.render,
+    "github": github.render,
+    "sarif": sarif.render,
+}
+OUTPUT_FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+DEFAULT_TOOL_URI = "https://pypi.org/project/flaxprec/"
+
+
+def render(
+    diagnostics: Sequence[Diagnostic],
+    output_format: str = "concise",
+    *,
+    sources: Mapping[str, str],
+    rules: Sequence[RuleInfo],
+    show_fixes: bool = False,
+    statistics: bool = False,
+    color: bool = False,
+    unsafe_fixes_enabled: bool = False,
+    root: Path | None = None,
+    fixed_source: Callable[[Diagnostic], str | None] | None = None,
+    tool_version: str | None = None,
+    tool_uri: str = DEFAULT_TOOL_URI,
+) -> str:
+    """The report of ``diagnostics`` in ``output_format``, ending with a newline (or empty).
+
+    ``sources`` maps each finding's ``filename`` to the text checked (snippets, fix previews, ``noqa_row``);
+    ``root`` is what SARIF URIs are relative to (default: the working directory); ``fixed_source`` returns
+    a finding's file with only that finding's fix applied (the fixer), so that CST fixes can be shown as
+    diffs and edits; without it they show their title only. ``statistics`` replaces the findings by counts
+    per rule (JSON for the JSON formats), as ruff's ``--statistics`` does.
+    """
+    if output_format not in _RENDERERS:
+        raise ValueError(f"unknown output format {output_format!r} (known: {', '.join(OUTPUT_FORMATS)})")
+    if tool_version is None:
+        from flaxprec import __version__ as tool_version
+    ctx = RenderContext(
+        diagnostics=sorted(diagnostics, key=Diagnostic.sort_key),
+        sources=sources,
+        rules={rule.code: rule for rule in rules},
+        show_fixes=show_fixes,
+        color=color,
+        unsafe_fixes_enabled=unsafe_fixes_enabled,
+        root=Path(root).absolute() if root is not None else Path.cwd(),
+        fixed_source=fixed_source,
+        tool_version=tool_version,
+        tool_uri=tool_uri,
+    )
+    if statistics:
+        if output_format in ("json", "json-lines"):
+            return stats_format.render_json(ctx, lines=output_format == "json-lines")
+        return stats_format.render_text(ctx)
+    return _RENDERERS[output_format](ctx)
