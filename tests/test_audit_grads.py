@@ -76,3 +76,17 @@ def test_grads_need_a_dtype_field():
     result = audit(target("sites_model"), "--grads")
     assert result.exit_code == 2
     assert result.stderr == "flaxprec audit: error: --grads: Sites has no dtype (pass --dtype)\n"
+
+
+def test_mismatch_needs_to_exceed_the_noise_floor():
+    from flaxprec.audit.grads import GradRow, grad_findings
+
+    rows = [
+        GradRow(("big", "kernel"), 10.0, 10.0),
+        # a bias feeding a norm layer: analytically zero, rounding noise in both runs
+        GradRow(("dense", "bias"), 1.2e-6, 1.9e-6),
+        GradRow(("other", "kernel"), 1.2, 1.0),
+    ]
+    findings, norms = grad_findings(rows, {}, "bfloat16", rtol=0.05)
+    assert [(f.kind, f.path) for f in findings] == [("grad-mismatch", "other/kernel")]
+    assert [f.path for f in norms] == ["big/kernel", "dense/bias", "other/kernel"]

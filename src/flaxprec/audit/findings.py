@@ -38,7 +38,7 @@ CAUSES = {
 }
 
 
-def _owner(path: ModulePath, modules: dict[ModulePath, ModuleInfo]) -> ModuleInfo | None:
+def owner_of(path: ModulePath, modules: dict[ModulePath, ModuleInfo]) -> ModuleInfo | None:
     for end in range(len(path), -1, -1):
         if path[:end] in modules:
             return modules[path[:end]]
@@ -51,7 +51,7 @@ def param_findings(trace: Trace) -> list[Finding]:
     for path, dtype in trace.params:
         if dtype == PARAM_DTYPE:
             continue
-        owner = _owner(path[:-1], trace.modules)
+        owner = owner_of(path[:-1], trace.modules)
         findings.append(
             Finding(
                 kind="param-dtype",

@@ -56,10 +56,6 @@ class ModuleInfo:
     dtype: str | None = None
     class_source: tuple[str, int, int] | None = None
 
-    @property
-    def is_flax_layer(self) -> bool:
-        return self.cls_module == "flax" or self.cls_module.startswith("flax.")
-
 
 @dataclass
 class CallRecord:

@@ -179,7 +179,7 @@ class _Interceptor:
 
         try:
             params = module.variables.get("params", {})
-        except Exception:
+        except Exception:  # a module without a scope of its own (shared, transformed): no params to show
             return {}
         own = {}
         for name, value in params.items():
@@ -206,7 +206,7 @@ class _Interceptor:
         return out
 
 
-def _rngs(names: tuple[str, ...]) -> dict[str, Any]:
+def rngs_for(names: tuple[str, ...]) -> dict[str, Any]:
     import jax
 
     return {name: jax.random.key(i) for i, name in enumerate(names)}
@@ -224,7 +224,7 @@ def trace_model(
 
     def init(values: Any) -> Any:
         args, kwargs = rebuild(values)
-        return module.init(_rngs(("params", "dropout")), *args, **kwargs)
+        return module.init(rngs_for(("params", "dropout")), *args, **kwargs)
 
     with nn.intercept_methods(interceptor):
         try:
@@ -236,7 +236,7 @@ def trace_model(
         def apply(variables: Any, values: Any) -> Any:
             args, kwargs = rebuild(values)
             return module.apply(
-                variables, *args, rngs=_rngs(("dropout",)), mutable=mutable or False, **kwargs
+                variables, *args, rngs=rngs_for(("dropout",)), mutable=mutable or False, **kwargs
             )
 
         interceptor.recording = True
