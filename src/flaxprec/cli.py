@@ -203,6 +203,8 @@ def fix(
     """Rewrite PATHS to the t5x convention: float32 parameters, computation in the compute dtype."""
     import difflib
 
+    import libcst as cst
+
     from flaxprec.fixer import fix_unit
     from flaxprec.source_io import SourceError, atomic_write
 
@@ -229,7 +231,8 @@ def fix(
         if apply:
             assert result.unit.source is not None
             try:
-                atomic_write(result.unit.source.path, result.unit.source.encode(result.fixed))
+                source = result.unit.source
+                atomic_write(source.path, source.render(cst.parse_module(result.fixed)))
             except (OSError, SourceError) as error:
                 failed = True
                 click.echo(f"{result.unit.filename}: not written: {error}", err=True)

@@ -81,9 +81,12 @@ class Checker:
 
     def model(self, unit: Unit, index: ProjectIndex) -> FileModel | Diagnostic:
         try:
-            module = cst.parse_module(unit.text)
+            # SourceFile.parse guarantees that printing the tree gives the file's bytes back.
+            module = unit.source.parse() if unit.source is not None else cst.parse_module(unit.text)
         except cst.ParserSyntaxError as error:
             return _libcst_error(unit.filename, error)
+        except SourceError as error:
+            return Diagnostic(*PARSE_ERROR, f"Failed to parse: {error}", unit.filename)
         return analyse(module, unit.filename, unit.module_name, index, self.catalogue, unit.is_package)
 
     def run_rules(self, model: FileModel) -> list[Diagnostic]:
