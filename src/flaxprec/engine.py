@@ -108,8 +108,12 @@ class Checker:
                 return None, [model]
             found = self.run_rules(model)
         if found or "noqa" in unit.text:
-            kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename))
-            found = kept + [d for d in unused if self.select(rule_by_code("FLX901"), unit.filename)]
+            def enabled(code: str) -> bool:
+                rule = rule_by_code(code)
+                return rule is not None and self.select(rule, unit.filename)
+
+            kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename), is_enabled=enabled)
+            found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
 
     def index_units(self, units: Sequence[Unit]) -> ProjectIndex:
