@@ -101,7 +101,11 @@ def corpus(name: str) -> Path:
     else:
         with tarfile.open(downloaded) as sdist:
             for member in sdist.getmembers():
-                if member.isfile() and member.name.endswith(".py") and any(m in member.name for m in archive.members):
+                if (
+                    member.isfile()
+                    and member.name.endswith(".py")
+                    and any(m in member.name for m in archive.members)
+                ):
                     sdist.extract(member, root, filter="data")
     done.write_text("ok\n")
     return root

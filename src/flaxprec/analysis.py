@@ -10,9 +10,8 @@ is a construction: the outer one has a call, not a name, as its callee.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
-from typing import Union
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -35,7 +34,7 @@ class PartialBinding:
     construction: Construction
 
 
-Binding = Union[str, PartialBinding, None]  # qualified name, partial, or shadowed (not flax)
+Binding = str | PartialBinding | None  # qualified name, partial, or shadowed (not flax)
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,9 @@ class _Function:
     bindings: dict[str, Binding]
     dtype_reads: frozenset[str]
     config_names: frozenset[str]
-    config_sources: dict[str, str] = field(default_factory=dict)  # ``cfg = self.config`` -> {"cfg": "self.config"}
+    config_sources: dict[str, str] = field(
+        default_factory=dict
+    )  # ``cfg = self.config`` -> {"cfg": "self.config"}
     self_assigned_so_far: set[str] = field(default_factory=set)
     locals_so_far: set[str] = field(default_factory=set)  # local names assigned before this point
     local_sources: dict[str, str] = field(default_factory=dict)  # ``x = self.embed`` -> {"x": "self.embed"}
@@ -404,7 +405,12 @@ class Analyzer(cst.CSTVisitor):
         config_names = scan.config_names | {p for p in params if p in CONFIG_NAMES}
         self.frames.append(
             _Function(
-                node, params, bindings, frozenset(scan.dtype_reads), frozenset(config_names), scan.config_sources
+                node,
+                params,
+                bindings,
+                frozenset(scan.dtype_reads),
+                frozenset(config_names),
+                scan.config_sources,
             )
         )
 
@@ -413,8 +419,15 @@ class Analyzer(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         params = _param_names(node.params)
-        self.frames.append(_Function(cst.FunctionDef(cst.Name("lambda"), node.params, cst.IndentedBlock([])),
-                                     tuple(params), dict.fromkeys(params), frozenset(), frozenset()))
+        self.frames.append(
+            _Function(
+                cst.FunctionDef(cst.Name("lambda"), node.params, cst.IndentedBlock([])),
+                tuple(params),
+                dict.fromkeys(params),
+                frozenset(),
+                frozenset(),
+            )
+        )
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.frames.pop()
@@ -481,8 +494,9 @@ class Analyzer(cst.CSTVisitor):
             inner = self.resolve_expr(node.args[0].value)
             spec = self.spec_for(inner) if isinstance(inner, str) else None
             if spec is not None:
-                self._record(node, spec, list(node.args[1:]), None, is_partial=True,
-                             callee=dotted(node.args[0].value))
+                self._record(
+                    node, spec, list(node.args[1:]), None, is_partial=True, callee=dotted(node.args[0].value)
+                )
             return
         spec = self.spec_for(binding)
         if spec is not None:
@@ -519,7 +533,10 @@ class Analyzer(cst.CSTVisitor):
                 positional.append(arg)
                 if opaque:
                     continue
-                for name, spec_index in (("dtype", spec.dtype_index), ("param_dtype", spec.param_dtype_index)):
+                for name, spec_index in (
+                    ("dtype", spec.dtype_index),
+                    ("param_dtype", spec.param_dtype_index),
+                ):
                     if spec_index == index:
                         passed[name] = PassedArg(arg, index)
         self.model.constructions.append(
@@ -564,7 +581,9 @@ class Analyzer(cst.CSTVisitor):
             if arg.keyword is not None and arg.keyword.value == "dtype":
                 self.model.params.append(ParamCreation(call, arg, None, owner, self._statement()))
                 return
-        if len(positional) > index and not any(a.star for a in call.args[: call.args.index(positional[index])]):
+        if len(positional) > index and not any(
+            a.star for a in call.args[: call.args.index(positional[index])]
+        ):
             self.model.params.append(ParamCreation(call, positional[index], index, owner, self._statement()))
 
     def _statement(self) -> cst.CSTNode | None:
@@ -573,7 +592,11 @@ class Analyzer(cst.CSTVisitor):
 
 def _name_keyword(call: cst.Call) -> str | None:
     for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "name" and isinstance(arg.value, cst.SimpleString):
+        if (
+            arg.keyword is not None
+            and arg.keyword.value == "name"
+            and isinstance(arg.value, cst.SimpleString)
+        ):
             value = arg.value.evaluated_value
             return value if isinstance(value, str) else None
     return None

@@ -35,14 +35,22 @@ def _common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``check`` and ``fix`` (selection, config, discovery)."""
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
-        click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."),
+        click.option(
+            "--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."
+        ),
         click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."),
         click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                     help="pyproject.toml to read [tool.flaxprec] from (default: found upward)."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            help="pyproject.toml to read [tool.flaxprec] from (default: found upward).",
+        ),
         click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too."),
         click.option("--stdin-filename", help="Read source from stdin and report it under this name."),
-        click.option("--unsafe-fixes", is_flag=True, default=None, help="Include fixes that may change behaviour."),
+        click.option(
+            "--unsafe-fixes", is_flag=True, default=None, help="Include fixes that may change behaviour."
+        ),
         click.option("--preview", is_flag=True, default=None, help="Enable preview rules."),
     ]
     for option in reversed(options):
@@ -178,8 +186,11 @@ def check(
         unsafe_fixes_enabled=settings.unsafe_fixes,
     )
     if quiet and output_format in ("concise", "full"):
-        output = "".join(line + "\n" for line in output.splitlines() if line.startswith(tuple(
-            {d.filename for d in diagnostics})))
+        output = "".join(
+            line + "\n"
+            for line in output.splitlines()
+            if line.startswith(tuple({d.filename for d in diagnostics}))
+        )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
     sys.exit(0 if exit_zero or not diagnostics else 1)
@@ -251,8 +262,10 @@ def fix(
         sys.exit(1 if remaining or failed else 0)
     would_change = any(r.changed for r in results)
     if would_change:
-        click.echo(f"Would fix {fixed_count} error{'s' if fixed_count != 1 else ''} "
-                   "(run with --apply to write).", err=True)
+        click.echo(
+            f"Would fix {fixed_count} error{'s' if fixed_count != 1 else ''} (run with --apply to write).",
+            err=True,
+        )
     sys.exit(1 if would_change or failed else 0)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
 
 import libcst as cst
 
@@ -50,7 +49,7 @@ class ReplaceArgument:
     keyword: str | None = None
 
 
-CallOp = Union[SetKeyword, PositionalToKeyword, ReplaceArgument]
+CallOp = SetKeyword | PositionalToKeyword | ReplaceArgument
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class ReplaceText:
     value: str
 
 
-Edit = Union[CallEdit, ReplaceNode, ReplaceText]
+Edit = CallEdit | ReplaceNode | ReplaceText
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class Diagnostic:
     location: Location = field(default_factory=lambda: Location(1, 1))
     end_location: Location = field(default_factory=lambda: Location(1, 1))
     fix: Fix | None = None
-    # First row of the statement holding the finding: a ``# noqa`` there suppresses it too.
+    # First row of the statement holding the finding: a suppression comment there applies too.
     statement_row: int | None = None
 
     @property

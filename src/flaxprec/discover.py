@@ -16,13 +16,14 @@ import pathspec
 
 from flaxprec.config import Settings
 
+
 def _git_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 @dataclass
 class Discovery:
-    """One walk. Config excludes (``exclude``/``extend-exclude``, defaults included) come from ``settings``."""
+    """One walk; the config's ``exclude``/``extend-exclude`` (defaults included) come from ``settings``."""
 
     settings: Settings = field(default_factory=Settings)
     force_exclude: bool = False
@@ -50,9 +51,7 @@ class Discovery:
         for folder, dirnames, filenames in os.walk(top):
             base = Path(folder)
             dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if not d.startswith(".") and not self._excluded(base / d, is_dir=True)
+                d for d in dirnames if not d.startswith(".") and not self._excluded(base / d, is_dir=True)
             )
             for name in sorted(filenames):
                 if name.endswith((".py", ".pyi")) and not self._excluded(base / name, is_dir=False):

@@ -108,6 +108,7 @@ class Checker:
                 return None, [model]
             found = self.run_rules(model)
         if found or "noqa" in unit.text:
+
             def enabled(code: str) -> bool:
                 rule = rule_by_code(code)
                 return rule is not None and self.select(rule, unit.filename)
@@ -139,7 +140,9 @@ class Checker:
         return sorted(errors + self.check_units(units), key=Diagnostic.sort_key)
 
 
-def load_units(files: Iterable[Path], display: Callable[[Path], str] = str) -> tuple[list[Unit], list[Diagnostic]]:
+def load_units(
+    files: Iterable[Path], display: Callable[[Path], str] = str
+) -> tuple[list[Unit], list[Diagnostic]]:
     """Read every file; one that cannot be read or decoded becomes an FLX900 finding, not a crash."""
     units: list[Unit] = []
     errors: list[Diagnostic] = []
@@ -185,8 +188,9 @@ def parse_error(filename: str, error: SyntaxError | ValueError) -> Diagnostic:
         message = f"Failed to parse: {error.msg}"
     else:
         row, column, message = 1, 1, f"Failed to parse: {error}"
-    return Diagnostic(*PARSE_ERROR, message, filename, location=Location(row, column),
-                      end_location=Location(row, column))
+    return Diagnostic(
+        *PARSE_ERROR, message, filename, location=Location(row, column), end_location=Location(row, column)
+    )
 
 
 def _libcst_error(filename: str, error: cst.ParserSyntaxError) -> Diagnostic:

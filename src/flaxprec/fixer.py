@@ -67,7 +67,9 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
         current = Unit(unit.filename, text, unit.module_name, unit.is_package, unit.summary)
     _, diagnostics = checker.diagnose(current, index)
     leftover = [d for d in diagnostics if wanted(d, unsafe)]
-    return FileFix(unit, unit.text, applied, diagnostics, f"fixes did not converge ({leftover[0].code} remains)")
+    return FileFix(
+        unit, unit.text, applied, diagnostics, f"fixes did not converge ({leftover[0].code} remains)"
+    )
 
 
 def _text_only(diagnostic: Diagnostic) -> bool:
@@ -94,7 +96,9 @@ def _apply(model, text: str, diagnostics: list[Diagnostic]) -> str:
     return text
 
 
-def fix_source(text: str, filename: str = "<stdin>", unsafe: bool = False, checker: Checker | None = None) -> str:
+def fix_source(
+    text: str, filename: str = "<stdin>", unsafe: bool = False, checker: Checker | None = None
+) -> str:
     """The fixed text of one source (default rule selection); raises ValueError when fixing fails."""
     from pathlib import Path
 

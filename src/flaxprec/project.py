@@ -57,7 +57,7 @@ class ClassFacts:
     self_dtype_reads: frozenset[str]
 
     def declares(self, name: str) -> bool:
-        """``name`` is a constructor input (linen field, nnx ``__init__`` parameter) or ``self.name`` is set."""
+        """``name`` is a constructor input (linen field, nnx ``__init__`` parameter) or ``self.<name>``."""
         if self.flavor == "linen":
             return name in self.fields or (self.layer_base is not None and name in self.layer_base.signature)
         return name in self.init_positional or name in self.init_kwonly or name in self.self_assigned

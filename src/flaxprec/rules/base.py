@@ -47,7 +47,9 @@ def source(model: FileModel, node: cst.CSTNode) -> str:
     return model.module.code_for_node(node)
 
 
-def float32_expr(model: FileModel, like: cst.BaseExpression | None) -> tuple[str, tuple[ImportNeed, ...]] | None:
+def float32_expr(
+    model: FileModel, like: cst.BaseExpression | None
+) -> tuple[str, tuple[ImportNeed, ...]] | None:
     """How to write float32 in this file: a string where the original was a string, else ``<jnp>.float32``.
 
     Reuses the file's alias of ``jax.numpy``; asks for ``import jax.numpy as jnp`` only when the name
@@ -119,7 +121,7 @@ def set_argument(construction: Construction, name: str, value: str) -> CallOp:
 
 
 def is_swapped(dtype: DtypeKind | None, param: DtypeKind | None) -> bool:
-    """``dtype`` float32/None with a half ``param_dtype``, or ``dtype=self.param_dtype, param_dtype=self.dtype``."""
+    """A half ``param_dtype`` beside an fp32/None ``dtype``, or the two fields passed crosswise."""
     literal = dtype in (DtypeKind.FP32, DtypeKind.NONE) and param is DtypeKind.HALF
     fields = dtype is DtypeKind.PARAM and param is DtypeKind.COMPUTE
     return literal or fields

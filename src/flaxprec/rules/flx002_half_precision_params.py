@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from flaxprec.analysis import FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
 from flaxprec.dtypes import DtypeKind
-from flaxprec.rules.base import Rule, RuleContext, dtype_kind, is_swapped, param_storage_expr, set_argument, source
+from flaxprec.rules.base import (
+    Rule,
+    RuleContext,
+    dtype_kind,
+    is_swapped,
+    param_storage_expr,
+    set_argument,
+    source,
+)
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:

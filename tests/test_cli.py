@@ -1,0 +1,152 @@
+"""The ``flaxprec check`` command: exit codes, formats, selection, discovery, bad input, start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flaxprec.cli import main
+
+FAULTY = textwrap.dedent(
+    """\
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+
+    class Block(nn.Module):
+        dtype: jnp.dtype = jnp.bfloat16
+
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Dense(4, param_dtype=jnp.bfloat16)(x)
+            return nn.Dense(4, dtype=self.dtype)(x)
+    """
+)
+CLEAN = FAULTY.replace("nn.Dense(4, param_dtype=jnp.bfloat16)", "nn.Dense(4, dtype=self.dtype)")
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "faulty.py").write_text(FAULTY)
+    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_findings_exit_1_with_exact_lines(tree: Path) -> None:
+    result = run("check", "pkg")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "pkg/faulty.py:10:13: FLX001 [*] `nn.Dense` built without `dtype`: it computes in float32 although "
+        "`Block` has a compute dtype (`self.dtype`)"
+    )
+    assert lines[1].startswith("pkg/faulty.py:10:37: FLX002 [*] `param_dtype=jnp.bfloat16` stores")
+    assert "Found 2 errors." in lines
+
+
+def test_clean_exit_0_and_exit_zero(tree: Path) -> None:
+    assert run("check", "pkg/clean.py").exit_code == 0
+    assert run("check", "pkg", "--exit-zero").exit_code == 0
+
+
+def test_select_ignore_prefix_and_all(tree: Path) -> None:
+    assert [
+        d["code"]
+        for d in json.loads(run("check", "pkg", "--select", "FLX002", "--output-format", "json").output)
+    ] == ["FLX002"]
+    assert run("check", "pkg", "--ignore", "FLX0").exit_code == 0
+    assert run("check", "pkg", "--select", "ALL", "--ignore", "FLX001,FLX002").exit_code == 0
+
+
+def test_unknown_code_is_a_usage_error(tree: Path) -> None:
+    result = run("check", "pkg", "--select", "FLX999")
+    assert result.exit_code == 2
+    assert "FLX999" in result.output
+
+
+def test_json_fields_follow_ruff(tree: Path) -> None:
+    diagnostics = json.loads(run("check", "pkg", "--output-format", "json").output)
+    first = diagnostics[0]
+    assert first["code"] == "FLX001"
+    assert first["name"] == "missing-dtype"
+    assert first["filename"] == "pkg/faulty.py"
+    assert first["location"] == {"row": 10, "column": 13}
+    assert first["end_location"] == {"row": 10, "column": 50}
+    assert first["fix"]["applicability"] == "safe"
+
+
+def test_unparsable_file_is_reported_and_the_run_goes_on(tree: Path) -> None:
+    (tree / "pkg" / "broken.py").write_text("import flax\ndef f(:\n    pass\n")
+    result = run("check", "pkg", "--output-format", "json")
+    codes = [(d["filename"], d["code"], d["location"]["row"]) for d in json.loads(result.output)]
+    assert codes == [
+        ("pkg/broken.py", "FLX900", 2),
+        ("pkg/faulty.py", "FLX001", 10),
+        ("pkg/faulty.py", "FLX002", 10),
+    ]
+
+
+def test_undecodable_file_is_reported(tree: Path) -> None:
+    (tree / "pkg" / "latin.py").write_bytes(b"x = '\xff'\n")
+    codes = [d["code"] for d in json.loads(run("check", "pkg", "--output-format", "json").output)]
+    assert codes == ["FLX001", "FLX002", "FLX900"]
+
+
+def test_gitignore_and_hidden_folders_are_skipped(tree: Path) -> None:
+    (tree / ".gitignore").write_text("pkg/faulty.py\n")
+    (tree / ".hidden").mkdir()
+    (tree / ".hidden" / "x.py").write_text(FAULTY)
+    (tree / ".venv").mkdir()
+    (tree / ".venv" / "y.py").write_text(FAULTY)
+    assert run("check", ".").exit_code == 0
+    # Named explicitly, a file is checked unless --force-exclude applies the excludes to it.
+    assert run("check", "pkg/faulty.py").exit_code == 1
+    assert run("check", "pkg/faulty.py", "--force-exclude").exit_code == 0
+
+
+def test_stdin(tree: Path) -> None:
+    result = run("check", "--stdin-filename", "model.py", input=FAULTY)
+    assert result.exit_code == 1
+    assert result.output.startswith("model.py:10:13: FLX001")
+
+
+def test_missing_path_is_a_usage_error(tree: Path) -> None:
+    assert run("check", "nope").exit_code == 2
+
+
+def test_check_never_imports_jax_or_flax(tree: Path) -> None:
+    """Start-up time: reading Flax code must not import Flax (nor jax, nor numpy)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from flaxprec.cli import main
+        try:
+            main(["check", "pkg", "--output-format", "json"])
+        except SystemExit:
+            pass
+        print(sorted(m for m in ("jax", "flax", "numpy") if m in sys.modules), file=sys.stderr)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert json.loads(result.stdout)[0]["code"] == "FLX001"
+
+
+def test_python_dash_m(tree: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flaxprec", "check", "pkg"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "FLX001" in result.stdout
