@@ -18,8 +18,10 @@ import click
 from flaxprec import __version__
 
 if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
     from flaxprec.config import Settings
-    from flaxprec.engine import Checker
+    from flaxprec.diagnostics import Diagnostic
+    from flaxprec.engine import Checker, Unit
 
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
@@ -151,6 +153,9 @@ def _color() -> bool:
 @click.option("--statistics", is_flag=True, help="Count findings per rule.")
 @click.option("--show-fixes", is_flag=True, help="Show the fix of each finding.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.option(
+    "--add-noqa", is_flag=True, help="Write a `# noqa: CODE` comment for every current finding (a baseline)."
+)
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -166,15 +171,25 @@ def check(
     statistics: bool,
     show_fixes: bool,
     quiet: bool,
+    add_noqa: bool,
 ) -> None:
     """Report mixed-precision problems in PATHS (default: the current directory)."""
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.report import render
 
+    if add_noqa and stdin_filename is not None:
+        _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     checker = _checker(settings)
     units, errors = _units(paths, settings, force_exclude, stdin_filename)
-    diagnostics = sorted(errors + checker.check_units(units), key=Diagnostic.sort_key)
+    # Only a report that shows fixes needs the files' trees afterwards (they are large; keep them then only).
+    shows_fixes = not add_noqa and not statistics and (show_fixes or output_format in _FIX_PREVIEW_FORMATS)
+    found, models = (
+        checker.check_units_with_models(units) if shows_fixes else (checker.check_units(units), {})
+    )
+    diagnostics = sorted(errors + found, key=Diagnostic.sort_key)
+    if add_noqa:
+        _write_noqa(units, diagnostics)
     output = render(
         diagnostics,
         output_format,
@@ -182,18 +197,80 @@ def check(
         rules=_rule_infos(),
         show_fixes=show_fixes,
         statistics=statistics,
+        quiet=quiet,
         color=_color(),
         unsafe_fixes_enabled=settings.unsafe_fixes,
+        fixed_source=_fixed_source(units, models),
     )
-    if quiet and output_format in ("concise", "full"):
-        output = "".join(
-            line + "\n"
-            for line in output.splitlines()
-            if line.startswith(tuple({d.filename for d in diagnostics}))
-        )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
     sys.exit(0 if exit_zero or not diagnostics else 1)
+
+
+# Formats that show each finding's fix as a diff or as text edits (``concise`` does with --show-fixes).
+_FIX_PREVIEW_FORMATS = ("full", "json", "json-lines", "sarif")
+
+
+def _fixed_source(units: Sequence[Unit], models: dict[str, FileModel]) -> Callable[[Diagnostic], str | None]:
+    """The report's ``fixed_source``: a finding's file with only that finding's fix applied.
+
+    The edits point into the tree the finding came from, so they are applied to that very tree (no second
+    parse). A file ending in a lone ``\\r`` is left out: libcst drops that character, and the preview would
+    show a change the fix does not make.
+    """
+    from flaxprec.apply_edits import RewriteError, apply_edits
+    from flaxprec.diagnostics import ReplaceText
+
+    texts = {unit.filename: unit.text for unit in units}
+
+    def fixed_source(diagnostic: Diagnostic) -> str | None:
+        model = models.get(diagnostic.filename)
+        fix = diagnostic.fix
+        if model is None or fix is None or texts[diagnostic.filename].endswith("\r"):
+            return None
+        edits = [edit for edit in fix.edits if not isinstance(edit, ReplaceText)]
+        try:
+            return apply_edits(model.module, edits, fix.imports).code
+        except RewriteError:
+            return None
+
+    return fixed_source
+
+
+def _write_noqa(units: Sequence[Unit], diagnostics: Sequence[Diagnostic]) -> None:
+    """``--add-noqa``: write a directive for every finding into its file, then report the count and exit 0.
+
+    Written through the file's :class:`SourceFile`, so encoding, BOM and line endings stay as they were;
+    files that did not parse (FLX900) are left alone, as ruff does.
+    """
+    from flaxprec.engine import PARSE_ERROR
+    from flaxprec.source_io import SourceError, atomic_write
+    from flaxprec.suppress import add_noqa, split_lines
+
+    by_file: dict[str, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        if diagnostic.code != PARSE_ERROR[0]:
+            by_file.setdefault(diagnostic.filename, []).append(diagnostic)
+    added = 0
+    failed = False
+    for unit in units:
+        if unit.source is None or unit.filename not in by_file:
+            continue
+        new_text = add_noqa(unit.text, by_file[unit.filename])
+        if new_text == unit.text:
+            continue
+        try:
+            atomic_write(unit.source.path, unit.source.encode(new_text))
+        except (OSError, SourceError) as error:
+            failed = True
+            click.echo(f"{unit.filename}: not written: {error}", err=True)
+            continue
+        # add_noqa edits lines in place, so each changed line is one directive added (or extended).
+        added += sum(
+            old != new for old, new in zip(split_lines(unit.text), split_lines(new_text), strict=True)
+        )
+    click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

@@ -129,6 +129,22 @@ class Checker:
         index = self.index_units(units)
         return [d for unit in units for d in self.diagnose(unit, index)[1]]
 
+    def check_units_with_models(self, units: Sequence[Unit]) -> tuple[list[Diagnostic], dict[str, FileModel]]:
+        """:meth:`check_units`, plus the model of every file with findings, by filename.
+
+        A report that previews fixes needs the tree the findings' edits point into; keeping it saves a
+        second parse (and a second analysis) of every file with findings.
+        """
+        index = self.index_units(units)
+        diagnostics: list[Diagnostic] = []
+        models: dict[str, FileModel] = {}
+        for unit in units:
+            model, found = self.diagnose(unit, index)
+            diagnostics.extend(found)
+            if model is not None and found:
+                models[unit.filename] = model
+        return diagnostics, models
+
     # -- entry points ------------------------------------------------------------------------------
 
     def check_source(self, text: str, filename: str = "<stdin>") -> list[Diagnostic]:

@@ -38,6 +38,7 @@ def render(
     rules: Sequence[RuleInfo],
     show_fixes: bool = False,
     statistics: bool = False,
+    quiet: bool = False,
     color: bool = False,
     unsafe_fixes_enabled: bool = False,
     root: Path | None = None,
@@ -51,7 +52,8 @@ def render(
     ``root`` is what SARIF URIs are relative to (default: the working directory); ``fixed_source`` returns
     a finding's file with only that finding's fix applied (the fixer), so that CST fixes can be shown as
     diffs and edits; without it they show their title only. ``statistics`` replaces the findings by counts
-    per rule (JSON for the JSON formats), as ruff's ``--statistics`` does.
+    per rule (JSON for the JSON formats), as ruff's ``--statistics`` does. ``quiet`` drops the text formats'
+    closing summary, so a clean run prints nothing at all (pre-commit and editors show only findings).
     """
     if output_format not in _RENDERERS:
         raise ValueError(f"unknown output format {output_format!r} (known: {', '.join(OUTPUT_FORMATS)})")
@@ -62,6 +64,7 @@ def render(
         sources=sources,
         rules={rule.code: rule for rule in rules},
         show_fixes=show_fixes,
+        quiet=quiet,
         color=color,
         unsafe_fixes_enabled=unsafe_fixes_enabled,
         root=Path(root).absolute() if root is not None else Path.cwd(),

@@ -41,6 +41,7 @@ class RenderContext:
     sources: Mapping[str, str]
     rules: Mapping[str, RuleInfo]
     show_fixes: bool = False
+    quiet: bool = False
     color: bool = False
     unsafe_fixes_enabled: bool = False
     root: Path = field(default_factory=Path.cwd)
@@ -181,7 +182,12 @@ def _location(source: str, starts: Sequence[int], offset: int) -> Location:
 
 
 def summary_lines(ctx: RenderContext) -> list[str]:
-    """ruff's closing lines: how many findings, how many the fix command would fix, how many it hides."""
+    """ruff's closing lines: how many findings, how many the fix command would fix, how many it hides.
+
+    Nothing with ``quiet``: the findings are the whole output then.
+    """
+    if ctx.quiet:
+        return []
     count = len(ctx.diagnostics)
     if not count:
         return [ctx.style("All checks passed!", fg="green", bold=True)]

@@ -12,4 +12,4 @@ def render(ctx: RenderContext) -> str:
         if ctx.show_fixes:
             lines.extend(fix_help_lines(ctx, diagnostic, "  "))
     lines.extend(summary_lines(ctx))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""

@@ -20,8 +20,11 @@ def render(ctx: RenderContext) -> str:
         indent = " " * (len(str(max(diagnostic.location.row, diagnostic.end_location.row))) + 1)
         lines.extend(fix_help_lines(ctx, diagnostic, indent))
         lines.append("")
-    lines.extend(summary_lines(ctx))
-    return "\n".join(lines) + "\n"
+    summary = summary_lines(ctx)
+    if not summary and lines:
+        lines.pop()  # quiet: no summary for the blank line to separate from
+    lines.extend(summary)
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def snippet(ctx: RenderContext, diagnostic: Diagnostic) -> list[str]:
