@@ -49,8 +49,8 @@ def test_findings_exit_1_with_exact_lines(tree: Path) -> None:
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0] == (
-        "pkg/faulty.py:10:13: FLX001 [*] `nn.Dense` built without `dtype`: it computes in float32 although "
-        "`Block` has a compute dtype (`self.dtype`)"
+        "pkg/faulty.py:10:13: FLX001 [*] `nn.Dense` built without `dtype`: it computes in the promoted dtype "
+        "of its inputs and half-precision params although `Block` has a compute dtype (`self.dtype`)"
     )
     assert lines[1].startswith("pkg/faulty.py:10:37: FLX002 [*] `param_dtype=jnp.bfloat16` stores")
     assert "Found 2 errors." in lines

@@ -187,7 +187,7 @@ def check(
     found, models = (
         checker.check_units_with_models(units) if shows_fixes else (checker.check_units(units), {})
     )
-    diagnostics = sorted(errors + found, key=Diagnostic.sort_key)
+    diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)
     if add_noqa:
         _write_noqa(units, diagnostics)
     output = render(
@@ -328,8 +328,8 @@ def fix(
             diff = difflib.unified_diff(
                 result.unit.text.splitlines(keepends=True),
                 result.fixed.splitlines(keepends=True),
-                fromfile=f"a/{result.unit.filename}",
-                tofile=f"b/{result.unit.filename}",
+                fromfile=_diff_name("a", result.unit.filename),
+                tofile=_diff_name("b", result.unit.filename),
             )
             click.echo("".join(diff), nl=False)
     remaining = [d for r in results for d in r.remaining] + errors
@@ -344,6 +344,11 @@ def fix(
             err=True,
         )
     sys.exit(1 if would_change or failed else 0)
+
+
+def _diff_name(side: str, filename: str) -> str:
+    """git-style ``a/`` and ``b/`` prefixes for relative paths; absolute paths are shown as they are."""
+    return filename if Path(filename).is_absolute() else f"{side}/{filename}"
 
 
 @main.command("rules")

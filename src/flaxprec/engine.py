@@ -99,13 +99,13 @@ class Checker:
     def diagnose(self, unit: Unit, index: ProjectIndex) -> tuple[FileModel | None, list[Diagnostic]]:
         """One file's findings after ``# noqa``; the model too, for the fixer (None if not analysed)."""
         if unit.error is not None:
-            return None, [unit.error]
+            return None, self.selected_errors([unit.error])
         model: FileModel | Diagnostic | None = None
         found: list[Diagnostic] = []
         if self.might_flag(unit, index):
             model = self.model(unit, index)
             if isinstance(model, Diagnostic):
-                return None, [model]
+                return None, self.selected_errors([model])
             found = self.run_rules(model)
         if found or "noqa" in unit.text:
 
@@ -116,6 +116,11 @@ class Checker:
             kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename), is_enabled=enabled)
             found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
+
+    def selected_errors(self, errors: list[Diagnostic]) -> list[Diagnostic]:
+        """FLX900 findings, unless the selection (or per-file-ignores) switches FLX900 off."""
+        rule = rule_by_code(PARSE_ERROR[0])
+        return [e for e in errors if rule is not None and self.select(rule, e.filename)]
 
     def index_units(self, units: Sequence[Unit]) -> ProjectIndex:
         index = ProjectIndex(self.catalogue)
@@ -153,7 +158,7 @@ class Checker:
 
     def check_paths(self, files: Iterable[Path], display: Callable[[Path], str] = str) -> list[Diagnostic]:
         units, errors = load_units(files, display)
-        return sorted(errors + self.check_units(units), key=Diagnostic.sort_key)
+        return sorted(self.selected_errors(errors) + self.check_units(units), key=Diagnostic.sort_key)
 
 
 def load_units(

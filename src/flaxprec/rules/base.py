@@ -120,6 +120,23 @@ def set_argument(construction: Construction, name: str, value: str) -> CallOp:
     return SetKeyword(name, value)
 
 
+def effective_dtype_kind(model: FileModel, construction: Construction) -> DtypeKind | None:
+    """The kind of ``dtype`` as the layer sees it: omitted counts as ``None`` where no rule will add one.
+
+    Inside a module with a compute dtype, FLX001 adds ``dtype=<compute dtype>`` to such a layer, so an
+    omitted ``dtype`` there stays "not passed" (None) and FLX002 alone fixes a half ``param_dtype``.
+    """
+    arg = construction.argument("dtype")
+    if arg is not None:
+        return dtype_kind(model, construction.owner, arg.value)
+    owner = construction.owner
+    if construction.passes("dtype") or construction.opaque or not construction.spec.has_dtype:
+        return None
+    if owner is not None and owner.compute_dtype is not None:
+        return None
+    return DtypeKind.NONE
+
+
 def is_swapped(dtype: DtypeKind | None, param: DtypeKind | None) -> bool:
     """A half ``param_dtype`` beside an fp32/None ``dtype``, or the two fields passed crosswise."""
     literal = dtype in (DtypeKind.FP32, DtypeKind.NONE) and param is DtypeKind.HALF

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 from flaxprec.analysis import Construction, FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
-from flaxprec.rules.base import Rule, RuleContext, float32_expr, is_tied_embedding, is_vocab_head
+from flaxprec.dtypes import DtypeKind
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind, float32_expr, is_tied_embedding, is_vocab_head
 
 
 def _applies(construction: Construction) -> bool:
@@ -24,8 +25,12 @@ def _applies(construction: Construction) -> bool:
     return not (origin is not None and origin.owner is not None and origin.owner.compute_dtype is not None)
 
 
-def _cast_lookups_fix(model: FileModel, construction: Construction) -> Fix | None:
-    """t5x's form for a tied embedding: keep the table (and ``attend``) float32, cast each lookup result."""
+def _uncast_lookups(model: FileModel, construction: Construction) -> list[ReplaceNode] | None:
+    """t5x's form for a tied embedding: keep the table (and ``attend``) float32, cast each lookup result.
+
+    The edits that cast every lookup not yet cast; an empty list means the embedding already follows the
+    convention; None when its lookups cannot be found (an anonymous embedding).
+    """
     name = construction.assigned_name
     if name is None:
         return None
@@ -35,9 +40,17 @@ def _cast_lookups_fix(model: FileModel, construction: Construction) -> Fix | Non
             continue
         code = model.module.code_for_node(lookup.call)
         edits.append(ReplaceNode(lookup.call, f"{code}.astype({lookup.owner.compute_dtype})"))
-    if not edits:
-        return None
-    return Fix("Cast the embedding lookups to the compute dtype", Applicability.UNSAFE, tuple(edits))
+    return edits
+
+
+def _consequence(model: FileModel, construction: Construction) -> str:
+    """What the layer does instead: its own default for project blocks, else dtype promotion."""
+    if construction.spec.api == "project" and construction.spec.dtype_default is None:
+        return "it uses its own default compute dtype"  # a project block: its field's default applies
+    param = construction.argument("param_dtype")
+    if param is not None and dtype_kind(model, construction.owner, param.value) is DtypeKind.HALF:
+        return "it computes in the promoted dtype of its inputs and half-precision params"
+    return "it computes in float32"
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
@@ -49,8 +62,8 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         callee, expr = construction.callee, owner.compute_dtype
         if is_vocab_head(construction):
             message = (
-                f"`{callee}` (vocabulary projection) built without `dtype`: its output dtype follows its "
-                f"inputs; compute logits in float32 explicitly rather than in `{expr}`"
+                f"`{callee}` (vocabulary projection) built without `dtype`: its float32 params make the "
+                f"logits float32 implicitly; say so with `dtype=float32` rather than `{expr}` (half logits)"
             )
             float32 = float32_expr(model, None)
             fix = None
@@ -58,15 +71,20 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
                 edit = CallEdit(construction.call, (SetKeyword("dtype", float32[0]),))
                 fix = Fix("Add `dtype=float32` (float32 logits)", Applicability.UNSAFE, (edit,), float32[1])
         elif is_tied_embedding(model, construction):
+            edits = _uncast_lookups(model, construction)
+            if edits == []:
+                continue  # every lookup is cast: the t5x form, float32 table and logits
             message = (
                 f"`{callee}` built without `dtype`: its lookups stay float32 although "
                 f"`{owner.facts.name}` has a compute dtype (`{expr}`); its `.attend` makes the logits, so "
                 "cast the lookup result instead of adding `dtype`"
             )
-            fix = _cast_lookups_fix(model, construction)
+            fix = None
+            if edits:
+                title = "Cast the embedding lookups to the compute dtype"
+                fix = Fix(title, Applicability.UNSAFE, tuple(edits))
         else:
-            message = (
-                f"`{callee}` built without `dtype`: it computes in float32 although "
+            message = f"`{callee}` built without `dtype`: {_consequence(model, construction)} although " + (
                 f"`{owner.facts.name}` has a compute dtype (`{expr}`)"
             )
             edit = CallEdit(construction.call, (SetKeyword("dtype", expr),))

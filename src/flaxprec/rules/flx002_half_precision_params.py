@@ -15,6 +15,7 @@ from flaxprec.rules.base import (
     Rule,
     RuleContext,
     dtype_kind,
+    effective_dtype_kind,
     is_swapped,
     param_storage_expr,
     set_argument,
@@ -32,9 +33,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         kind = dtype_kind(model, construction.owner, arg.value)
         if kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
             continue
-        dtype_arg = construction.argument("dtype")
-        dtype = dtype_kind(model, construction.owner, dtype_arg.value) if dtype_arg else None
-        if is_swapped(dtype, kind):
+        if is_swapped(effective_dtype_kind(model, construction), kind):
             continue  # swapped: FLX003 reports and fixes both in one edit
         written = source(model, arg.value)
         what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"

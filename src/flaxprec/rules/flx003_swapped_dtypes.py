@@ -16,6 +16,7 @@ from flaxprec.rules.base import (
     Rule,
     RuleContext,
     dtype_kind,
+    effective_dtype_kind,
     is_swapped,
     param_storage_expr,
     set_argument,
@@ -26,17 +27,19 @@ from flaxprec.rules.base import (
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for construction in model.constructions:
         dtype_arg, param_arg = construction.argument("dtype"), construction.argument("param_dtype")
-        if dtype_arg is None or param_arg is None:
+        if param_arg is None or (dtype_arg is None and construction.passes("dtype")):
             continue
         owner = construction.owner
-        dtype = dtype_kind(model, owner, dtype_arg.value)
+        dtype = effective_dtype_kind(model, construction)
         param = dtype_kind(model, owner, param_arg.value)
         if not is_swapped(dtype, param):
             continue
-        dtype_text, param_text = source(model, dtype_arg.value), source(model, param_arg.value)
+        dtype_text = source(model, dtype_arg.value) if dtype_arg is not None else "None"
+        param_text = source(model, param_arg.value)
+        given = f"computation dtype `{dtype_text}`" if dtype_arg is not None else "no computation dtype"
         message = (
             f"`{construction.callee}` has `dtype` and `param_dtype` swapped: parameters stored in "
-            f"`{param_text}`, computation dtype `{dtype_text}`"
+            f"`{param_text}`, {given}"
         )
         new_param: tuple[str, tuple] | None = (dtype_text, ())
         if dtype is DtypeKind.NONE:

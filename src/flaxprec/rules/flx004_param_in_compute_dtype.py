@@ -18,9 +18,7 @@ from flaxprec.rules.base import Rule, RuleContext, dtype_kind, param_storage_exp
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for creation in model.params:
         kind = dtype_kind(model, creation.owner, creation.arg.value)
-        if kind is DtypeKind.HALF and context.allow_half_params:
-            continue
-        if kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
+        if context.allow_half_params or kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
             continue
         written = source(model, creation.arg.value)
         what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"

@@ -32,7 +32,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         expr = owner.param_dtype
         message = (
             f"`{construction.callee}` built without `param_dtype`: `{owner.facts.name}` declares one "
-            f"(`{expr}`) but this layer ignores it"
+            f"(`{expr}`) but this layer never receives it"
         )
         edit = CallEdit(construction.call, (SetKeyword("param_dtype", expr),))
         fix = Fix(f"Add `param_dtype={expr}`", Applicability.SAFE, (edit,))
