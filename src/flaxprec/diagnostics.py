@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:  # only annotations: the check path must not import libcst before it needs a tree
+    import libcst as cst
 
 
 class Applicability(enum.Enum):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:
+    import libcst as cst
 
 HALF_NAMES = frozenset({"bfloat16", "float16", "half", "bf16", "fp16", "f2"})
 FP32_NAMES = frozenset({"float32", "single", "fp32", "f4"})
@@ -29,6 +31,8 @@ class DtypeKind(enum.Enum):
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None (calls, subscripts, ...)."""
+    import libcst as cst  # lazily: DtypeKind users (the rule registry) must not pay for libcst
+
     parts: list[str] = []
     while isinstance(node, cst.Attribute):
         parts.append(node.attr.value)
@@ -40,6 +44,8 @@ def dotted(node: cst.BaseExpression) -> str | None:
 
 
 def string_value(node: cst.BaseExpression) -> str | None:
+    import libcst as cst
+
     if isinstance(node, cst.SimpleString):
         value = node.evaluated_value
         return value if isinstance(value, str) else None
@@ -61,6 +67,8 @@ def classify(
     param_exprs: frozenset[str] = frozenset(),
 ) -> DtypeKind:
     """What ``node`` denotes. ``resolve`` maps a dotted local name to its qualified import path."""
+    import libcst as cst
+
     if isinstance(node, cst.Name) and node.value == "None":
         return DtypeKind.NONE
     text = string_value(node)

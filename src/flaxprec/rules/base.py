@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import libcst as cst
-
-from flaxprec.analysis import Construction, FileModel, Owner
 from flaxprec.diagnostics import CallOp, Diagnostic, Fix, ImportNeed, ReplaceArgument, SetKeyword
 from flaxprec.dtypes import DtypeKind, classify
+
+if TYPE_CHECKING:  # rule modules import no libcst: listing rules must stay cheap
+    import libcst as cst
+
+    from flaxprec.analysis import Construction, FileModel, Owner
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def float32_expr(
     Reuses the file's alias of ``jax.numpy``; asks for ``import jax.numpy as jnp`` only when the name
     ``jnp`` is free. None when neither works (the finding is then reported without a fix).
     """
+    import libcst as cst
+
     if isinstance(like, cst.SimpleString):
         quote = like.prefix + like.quote
         return f"{quote}float32{like.quote}", ()
@@ -95,6 +100,8 @@ def is_vocab_head(construction: Construction) -> bool:
 
 
 def _code(node: cst.CSTNode) -> str:
+    import libcst as cst
+
     return cst.Module([]).code_for_node(node)
 
 

@@ -7,8 +7,8 @@ compute (and output) float32 even when the model was configured with bfloat16.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import Construction, FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import Rule, RuleContext, dtype_kind, float32_expr, is_tied_embedding, is_vocab_head
@@ -98,3 +98,6 @@ RULE = Rule(
     summary="Layer built without `dtype` inside a module with a compute dtype",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import Construction, FileModel

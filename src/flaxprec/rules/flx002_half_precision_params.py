@@ -7,8 +7,8 @@ weight's magnitude). The t5x convention stores parameters in float32 and casts t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import (
@@ -59,3 +59,6 @@ RULE = Rule(
     summary="Parameters stored in half precision (`param_dtype` is bf16/fp16 or the compute dtype)",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel

@@ -8,8 +8,8 @@ Code written for flax <= 0.3.6, where ``Embed(dtype=...)`` set the parameter dty
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import (
@@ -61,3 +61,6 @@ RULE = Rule(
     summary="`dtype` (computation) and `param_dtype` (storage) swapped",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel

@@ -8,8 +8,8 @@ dtype and cast where it is used.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceArgument, SetKeyword
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import Rule, RuleContext, dtype_kind, param_storage_expr, source
@@ -44,3 +44,6 @@ RULE = Rule(
     summary="Parameter created in half precision or in the compute dtype",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel

@@ -7,8 +7,8 @@ default (float32), whatever the user configured.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import Construction, FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, SetKeyword
 from flaxprec.rules.base import Rule, RuleContext
 
@@ -45,3 +45,6 @@ RULE = Rule(
     summary="Module declares `param_dtype` but does not pass it to a child layer",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import Construction, FileModel

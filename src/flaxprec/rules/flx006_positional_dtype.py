@@ -7,8 +7,8 @@ The meaning of a positional argument depends on the field order of the installed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from flaxprec.analysis import FileModel
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, PositionalToKeyword
 from flaxprec.rules.base import Rule, RuleContext
 
@@ -44,3 +44,6 @@ RULE = Rule(
     summary="`dtype`/`param_dtype` passed positionally",
     check=check,
 )
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
