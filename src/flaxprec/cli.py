@@ -156,6 +156,13 @@ def _color() -> bool:
 @click.option(
     "--add-noqa", is_flag=True, help="Write a `# noqa: CODE` comment for every current finding (a baseline)."
 )
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FLAXPREC_CACHE_DIR",
+    help="Cache directory (default: .flaxprec_cache beside the config, or in the working directory).",
+)
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -172,6 +179,8 @@ def check(
     show_fixes: bool,
     quiet: bool,
     add_noqa: bool,
+    no_cache: bool,
+    cache_dir: Path | None,
 ) -> None:
     """Report mixed-precision problems in PATHS (default: the current directory)."""
     from flaxprec.diagnostics import Diagnostic
@@ -181,12 +190,12 @@ def check(
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     checker = _checker(settings)
+    if not no_cache and stdin_filename is None:
+        from flaxprec.cache import Cache
+
+        checker.cache = Cache(cache_dir or settings.root / ".flaxprec_cache", settings.cache_key())
     units, errors = _units(paths, settings, force_exclude, stdin_filename)
-    # Only a report that shows fixes needs the files' trees afterwards (they are large; keep them then only).
-    shows_fixes = not add_noqa and not statistics and (show_fixes or output_format in _FIX_PREVIEW_FORMATS)
-    found, models = (
-        checker.check_units_with_models(units) if shows_fixes else (checker.check_units(units), {})
-    )
+    found = checker.check_units(units)
     diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)
     if add_noqa:
         _write_noqa(units, diagnostics)
@@ -200,34 +209,44 @@ def check(
         quiet=quiet,
         color=_color(),
         unsafe_fixes_enabled=settings.unsafe_fixes,
-        fixed_source=_fixed_source(units, models),
+        fixed_source=_fixed_source(checker, units),
     )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
     sys.exit(0 if exit_zero or not diagnostics else 1)
 
 
-# Formats that show each finding's fix as a diff or as text edits (``concise`` does with --show-fixes).
-_FIX_PREVIEW_FORMATS = ("full", "json", "json-lines", "sarif")
-
-
-def _fixed_source(units: Sequence[Unit], models: dict[str, FileModel]) -> Callable[[Diagnostic], str | None]:
+def _fixed_source(checker: Checker, units: Sequence[Unit]) -> Callable[[Diagnostic], str | None]:
     """The report's ``fixed_source``: a finding's file with only that finding's fix applied.
 
-    The edits point into the tree the finding came from, so they are applied to that very tree (no second
-    parse). A file ending in a lone ``\\r`` is left out: libcst drops that character, and the preview would
-    show a change the fix does not make.
+    Findings may come from the cache, without edits (edits point into a syntax tree), so a file whose fix
+    is shown is analysed again on demand, once, and the finding matched by code and span. A file ending in
+    a lone carriage return is left out: libcst drops that character, and the preview would show a change
+    the fix does not make.
     """
-    from flaxprec.apply_edits import RewriteError, apply_edits
-    from flaxprec.diagnostics import ReplaceText
+    by_name = {unit.filename: unit for unit in units}
+    analysed: dict[str, tuple[FileModel | None, list[Diagnostic]]] = {}
 
-    texts = {unit.filename: unit.text for unit in units}
+    def fresh(diagnostic: Diagnostic) -> tuple[FileModel | None, Diagnostic | None]:
+        unit = by_name[diagnostic.filename]
+        if unit.filename not in analysed:
+            analysed[unit.filename] = checker.diagnose(unit, checker.index_units(units))
+        model, found = analysed[unit.filename]
+        span = (diagnostic.code, diagnostic.location, diagnostic.end_location)
+        return model, next((d for d in found if (d.code, d.location, d.end_location) == span), None)
 
     def fixed_source(diagnostic: Diagnostic) -> str | None:
-        model = models.get(diagnostic.filename)
-        fix = diagnostic.fix
-        if model is None or fix is None or texts[diagnostic.filename].endswith("\r"):
+        unit = by_name.get(diagnostic.filename)
+        if diagnostic.fix is None or unit is None or unit.text.endswith("\r"):
             return None
+        model, match = fresh(diagnostic)
+        fix = match.fix if match is not None else None
+        if model is None or fix is None:
+            return None
+        # Imported here: only a report that shows a fix pays for libcst.
+        from flaxprec.apply_edits import RewriteError, apply_edits
+        from flaxprec.diagnostics import ReplaceText
+
         edits = [edit for edit in fix.edits if not isinstance(edit, ReplaceText)]
         try:
             return apply_edits(model.module, edits, fix.imports).code

@@ -27,11 +27,12 @@ class Discovery:
 
     settings: Settings = field(default_factory=Settings)
     force_exclude: bool = False
-    _gitignores: dict[Path, pathspec.PathSpec | None] = field(default_factory=dict)
+    # folder -> the .gitignore specs that apply inside it, from the repository root down (memoised).
+    _chains: dict[str, tuple[tuple[str, pathspec.PathSpec], ...]] = field(default_factory=dict)
 
     def files(self, paths: Iterable[Path]) -> Iterator[Path]:
         """Python files to check, each once, in a stable order (sorted within each directory)."""
-        seen: set[Path] = set()
+        seen: set[str] = set()
         for path in paths:
             if path.is_dir():
                 found: Iterable[Path] = self._walk(path)
@@ -40,7 +41,7 @@ class Discovery:
             else:
                 found = (path,)
             for file in found:
-                key = file.resolve()
+                key = os.path.abspath(file)
                 if key not in seen:
                     seen.add(key)
                     yield file
@@ -60,22 +61,24 @@ class Discovery:
     def _excluded(self, path: Path, is_dir: bool) -> bool:
         if self.settings.is_excluded(path, is_dir=is_dir):
             return True
-        return self.settings.respect_gitignore and self._gitignored(path.resolve(), is_dir)
+        return self.settings.respect_gitignore and self._gitignored(os.path.abspath(path), is_dir)
 
-    def _gitignored(self, path: Path, is_dir: bool) -> bool:
-        """Apply every ``.gitignore`` from the repository root (or filesystem root) down to ``path``."""
+    def _gitignored(self, path: str, is_dir: bool) -> bool:
+        """Apply every ``.gitignore`` from the repository root down to ``path``'s folder."""
         suffix = "/" if is_dir else ""
-        for folder in reversed(path.parents):
-            spec = self._gitignore(folder)
-            if spec is not None and spec.match_file(path.relative_to(folder).as_posix() + suffix):
+        for base, spec in self._chain(os.path.dirname(path)):
+            if spec.match_file(path[len(base) :].lstrip(os.sep).replace(os.sep, "/") + suffix):
                 return True
         return False
 
-    def _gitignore(self, folder: Path) -> pathspec.PathSpec | None:
-        if folder not in self._gitignores:
-            file = folder / ".gitignore"
-            spec = None
-            if file.is_file():
-                spec = _git_spec(file.read_text(encoding="utf-8", errors="replace").splitlines())
-            self._gitignores[folder] = spec
-        return self._gitignores[folder]
+    def _chain(self, folder: str) -> tuple[tuple[str, pathspec.PathSpec], ...]:
+        if folder not in self._chains:
+            parent = os.path.dirname(folder)
+            at_root = parent == folder or os.path.isdir(os.path.join(folder, ".git"))
+            chain = () if at_root else self._chain(parent)
+            ignore = os.path.join(folder, ".gitignore")
+            if os.path.isfile(ignore):
+                with open(ignore, encoding="utf-8", errors="replace") as file:
+                    chain = (*chain, (folder, _git_spec(file.read().splitlines())))
+            self._chains[folder] = chain
+        return self._chains[folder]

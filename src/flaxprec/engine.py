@@ -8,14 +8,14 @@ that have findings (position metadata costs several parses' worth of time).
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
-from flaxprec.analysis import FileModel, analyse
+from flaxprec.cache import Cache, content_key, summary_to_json
 from flaxprec.catalogue import Catalogue, load_catalogue
 from flaxprec.diagnostics import Diagnostic, Location
 from flaxprec.imports import module_name_for
@@ -23,6 +23,11 @@ from flaxprec.project import FileSummary, ProjectIndex, summarize
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
 from flaxprec.source_io import SourceError, SourceFile, read_source
 from flaxprec.suppress import apply_noqa, parse_noqa
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from flaxprec.analysis import FileModel
 
 PARSE_ERROR = ("FLX900", "syntax-error")
 
@@ -53,6 +58,7 @@ class Checker:
     catalogue: Catalogue = field(default_factory=load_catalogue)
     select: Selector = _select_default
     context: RuleContext = field(default_factory=RuleContext)
+    cache: Cache | None = None  # per-file summaries and findings of earlier runs (``flaxprec check`` only)
 
     def rules_for(self, filename: str) -> list[Rule]:
         return [rule for rule in all_rules() if self.select(rule, filename)]
@@ -61,12 +67,24 @@ class Checker:
 
     def summarize(self, unit: Unit) -> None:
         """The ``ast`` stage: class summaries for the index; a syntax error ends the file's journey here."""
+        key = None
+        if self.cache is not None and unit.source is not None:
+            key = content_key(unit.source.raw, unit.filename, unit.module_name, str(unit.is_package))
+            cached = self.cache.summary(key)
+            if isinstance(cached, Diagnostic):
+                unit.error = cached
+                return
+            if cached is not None:
+                unit.summary = cached
+                return
         try:
             tree = ast.parse(unit.text, filename=unit.filename)
         except (SyntaxError, ValueError) as error:
             unit.error = parse_error(unit.filename, error)
-            return
-        unit.summary = summarize(tree, unit.module_name, unit.is_package)
+        else:
+            unit.summary = summarize(tree, unit.module_name, unit.is_package)
+        if key is not None and self.cache is not None:
+            self.cache.store_summary(key, unit.error or unit.summary)  # type: ignore[arg-type]
 
     def might_flag(self, unit: Unit, index: ProjectIndex) -> bool:
         """Cheap gate: a file that names neither flax nor a project Module cannot produce a finding."""
@@ -80,6 +98,10 @@ class Checker:
         return any(index.facts(target) for target in summary.imports.bindings.values())
 
     def model(self, unit: Unit, index: ProjectIndex) -> FileModel | Diagnostic:
+        import libcst as cst  # lazily: a warm run (everything cached) never builds a syntax tree
+
+        from flaxprec.analysis import analyse
+
         try:
             # SourceFile.parse guarantees that printing the tree gives the file's bytes back.
             module = unit.source.parse() if unit.source is not None else cst.parse_module(unit.text)
@@ -132,23 +154,20 @@ class Checker:
 
     def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
         index = self.index_units(units)
-        return [d for unit in units for d in self.diagnose(unit, index)[1]]
-
-    def check_units_with_models(self, units: Sequence[Unit]) -> tuple[list[Diagnostic], dict[str, FileModel]]:
-        """:meth:`check_units`, plus the model of every file with findings, by filename.
-
-        A report that previews fixes needs the tree the findings' edits point into; keeping it saves a
-        second parse (and a second analysis) of every file with findings.
-        """
-        index = self.index_units(units)
-        diagnostics: list[Diagnostic] = []
-        models: dict[str, FileModel] = {}
+        if self.cache is None:
+            return [d for unit in units for d in self.diagnose(unit, index)[1]]
+        cache, digest = self.cache, index_digest(units)
+        results: list[Diagnostic] = []
         for unit in units:
-            model, found = self.diagnose(unit, index)
-            diagnostics.extend(found)
-            if model is not None and found:
-                models[unit.filename] = model
-        return diagnostics, models
+            key = content_key(unit.source.raw, unit.filename, digest) if unit.source is not None else None
+            found = cache.findings(key) if key is not None else None
+            if found is None:
+                found = self.diagnose(unit, index)[1]
+                if key is not None:
+                    cache.store_findings(key, found)
+            results.extend(found)
+        cache.save()
+        return results
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -159,6 +178,18 @@ class Checker:
     def check_paths(self, files: Iterable[Path], display: Callable[[Path], str] = str) -> list[Diagnostic]:
         units, errors = load_units(files, display)
         return sorted(self.selected_errors(errors) + self.check_units(units), key=Diagnostic.sort_key)
+
+
+def index_digest(units: Sequence[Unit]) -> str:
+    """Digest of every class-level fact of the tree: what one file's findings may depend on elsewhere.
+
+    Editing a method body leaves it unchanged, so the other files' cached findings stay valid.
+    """
+    digest = hashlib.sha256()
+    for unit in sorted(units, key=lambda u: u.filename):
+        if unit.summary is not None:
+            digest.update(json.dumps(summary_to_json(unit.summary), sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def load_units(
@@ -193,6 +224,8 @@ def check_paths(paths: Sequence[Path]) -> list[Diagnostic]:
 
 def locate(module: cst.Module, diagnostics: Iterable[Diagnostic]) -> None:
     """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:

@@ -7,6 +7,8 @@ One small model shared by the libcst analysis and the stdlib-``ast`` project ind
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +16,21 @@ from pathlib import Path
 
 def module_name_for(path: Path) -> str:
     """The dotted module name of a file, found by walking up through folders that hold ``__init__.py``."""
-    path = path.resolve()
-    parts = [] if path.name == "__init__.py" else [path.stem]
-    folder = path.parent
-    while (folder / "__init__.py").is_file():
-        parts.append(folder.name)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return ".".join(reversed(parts)) if parts else path.stem
+    package = _package_of(os.path.dirname(os.path.abspath(path)))
+    if path.name == "__init__.py":
+        return package or path.stem
+    return f"{package}.{path.stem}" if package else path.stem
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_of(folder: str) -> str:
+    """Dotted package name of a folder ('' outside a package); memoised: siblings share their parents."""
+    if not os.path.isfile(os.path.join(folder, "__init__.py")):
+        return ""
+    parent = os.path.dirname(folder)
+    outer = _package_of(parent) if parent != folder else ""
+    name = os.path.basename(folder)
+    return f"{outer}.{name}" if outer else name
 
 
 def resolve_relative(module_name: str, is_package: bool, level: int, target: str | None) -> str | None:
