@@ -18,6 +18,7 @@ import libcst as cst
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.dtypes import dotted
 from flaxprec.imports import ImportMap, resolve_relative
+from flaxprec.numerics import NumericsCollector, NumericsFacts
 from flaxprec.project import CONFIG_NAMES, ClassFacts, ProjectIndex
 
 PARTIAL = frozenset({"functools.partial"})
@@ -120,6 +121,7 @@ class FileModel:
     params: list[ParamCreation] = field(default_factory=list)
     attend_names: set[str] = field(default_factory=set)
     found_lookups: list[tuple[str, Lookup]] = field(default_factory=list)
+    numerics: NumericsFacts = field(default_factory=NumericsFacts)  # FLX007, FLX1xx
     _reanalyse: Callable[[frozenset[str]], FileModel] | None = field(default=None, repr=False)
 
     def lookups(self, names: frozenset[str]) -> list[tuple[str, Lookup]]:
@@ -269,6 +271,7 @@ class Analyzer(cst.CSTVisitor):
         self._spec_cache: dict[str, LayerSpec | None] = {}
         self.lookup_names: frozenset[str] = frozenset()
         self.cast_calls: set[int] = set()
+        self.numerics = NumericsCollector(self, model.numerics)
 
     # -- names -------------------------------------------------------------------------------------
 
@@ -391,8 +394,10 @@ class Analyzer(cst.CSTVisitor):
         self.class_path.append(node.name.value)
         facts = self.index.facts(".".join([self.module_name, *self.class_path]))
         self.frames.append(_Class(node.name.value, facts))
+        self.numerics.enter_class(facts is not None)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.numerics.leave_class()
         self.frames.pop()
         self.class_path.pop()
 
@@ -413,8 +418,10 @@ class Analyzer(cst.CSTVisitor):
                 scan.config_sources,
             )
         )
+        self.numerics.enter_function(node, self.owner())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.numerics.leave_function()
         self.frames.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
@@ -438,6 +445,7 @@ class Analyzer(cst.CSTVisitor):
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.numerics.on_leave(original_node)
         super().on_leave(original_node)
         if isinstance(original_node, cst.BaseStatement):
             self.statements.pop()

@@ -71,6 +71,16 @@ def float32_expr(
     return None
 
 
+def jnp_name(model: FileModel) -> tuple[str, tuple[ImportNeed, ...]] | None:
+    """How to name ``jax.numpy`` in new code (``jnp.asarray``): the file's alias, else a free ``jnp``."""
+    alias = model.jnp_alias
+    if alias is not None:
+        return alias, ()
+    if model.imports.resolve("jnp") is None:
+        return "jnp", (ImportNeed("jax.numpy", "jnp"),)
+    return None
+
+
 def param_storage_expr(
     model: FileModel, construction_owner_param: str | None, like: cst.BaseExpression | None
 ) -> tuple[str, tuple[ImportNeed, ...]] | None:

@@ -1,0 +1,952 @@
+"""What each value inside a Module method is, for FLX007 and the numerics rules (FLX1xx).
+
+The Analyzer's single libcst pass calls :class:`NumericsCollector` as it *leaves* nodes, so every
+expression gets a small abstract value (:class:`Val`) from its children's, bottom-up, without a second
+traversal: where the value comes from (a parameter, the method's inputs, constants) and which precision
+it is known to have (the compute dtype, float32, half, a weak Python scalar). Assignments bind names (and
+``self.X`` attributes, for ``setup``/``__init__``) in statement order. The rules then read the events the
+collector records (an fp32 parameter meeting activations, a softmax on compute-dtype values, ...).
+
+Only the methods of Flax Module classes are evaluated: the bugs these rules describe live there, and
+skipping the rest keeps the pass as cheap as before for everything else.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+
+from flaxprec.dtypes import DtypeKind, classify, dotted
+
+if TYPE_CHECKING:
+    from flaxprec.analysis import Analyzer, Construction, Owner
+
+FP16_MAX = 65504.0
+ARRAY_MODULES = ("jax.numpy.", "numpy.", "jax.lax.", "jax.nn.", "flax.linen.", "jax.scipy.special.")
+# Functions (short names, under ARRAY_MODULES) whose result keeps the dtype of their first array argument.
+KEEP_FIRST = frozenset(
+    [
+        "reshape",
+        "transpose",
+        "expand_dims",
+        "squeeze",
+        "broadcast_to",
+        "swapaxes",
+        "moveaxis",
+        "tile",
+        "repeat",
+        "take",
+        "take_along_axis",
+        "flip",
+        "roll",
+        "pad",
+        "ravel",
+        "sqrt",
+        "rsqrt",
+        "exp",
+        "exp2",
+        "log",
+        "log1p",
+        "expm1",
+        "tanh",
+        "sin",
+        "cos",
+        "tan",
+        "abs",
+        "negative",
+        "square",
+        "reciprocal",
+        "sign",
+        "sum",
+        "mean",
+        "max",
+        "min",
+        "cumsum",
+        "clip",
+        "var",
+        "std",
+        "amax",
+        "amin",
+        "nanmean",
+        "split",
+        "stop_gradient",
+        "real",
+        "imag",
+        "conj",
+        "relu",
+        "gelu",
+        "silu",
+        "swish",
+        "sigmoid",
+        "softplus",
+        "elu",
+        "leaky_relu",
+        "celu",
+        "selu",
+        "glu",
+        "softmax",
+        "log_softmax",
+        "logsumexp",
+        "standardize",
+        "normalize",
+        "erf",
+        "round",
+        "around",
+        "floor",
+        "ceil",
+        "nan_to_num",
+    ]
+)
+# Functions whose result promotes all of their array arguments together (FLX007 looks at these too).
+PROMOTE_ALL = frozenset(
+    [
+        "dot",
+        "matmul",
+        "einsum",
+        "multiply",
+        "add",
+        "subtract",
+        "divide",
+        "true_divide",
+        "inner",
+        "outer",
+        "tensordot",
+        "maximum",
+        "minimum",
+        "concatenate",
+        "stack",
+        "hstack",
+        "vstack",
+        "dot_general",
+        "batch_matmul",
+        "where",
+        "select",
+        "power",
+    ]
+)
+CASTS = frozenset(
+    {"jax.numpy.asarray", "jax.numpy.array", "numpy.asarray", "numpy.array", "jax.lax.convert_element_type"}
+)
+NNX_PARAM = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
+STACKS = frozenset({"concatenate", "stack", "hstack", "vstack"})
+ADDS = frozenset({"add", "subtract"})
+CONSTRUCTORS = frozenset(
+    ["zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "eye", "identity"]
+)
+TABLE_SOURCES = frozenset({"arange", "linspace"})
+TABLE_CONSUMERS = frozenset({"sin", "cos", "exp", "power", "exp2"})
+SOFTMAX = frozenset(
+    {
+        "jax.nn.softmax",
+        "jax.nn.log_softmax",
+        "jax.nn.logsumexp",
+        "jax.scipy.special.logsumexp",
+        "flax.linen.softmax",
+        "flax.linen.log_softmax",
+        "flax.linen.activation.softmax",
+        "flax.linen.activation.log_softmax",
+        "flax.nnx.softmax",
+        "flax.nnx.log_softmax",
+    }
+)
+LOSSES = frozenset(
+    [
+        "softmax_cross_entropy",
+        "softmax_cross_entropy_with_integer_labels",
+        "safe_softmax_cross_entropy",
+        "sigmoid_binary_cross_entropy",
+        "poly_loss_cross_entropy",
+        "sigmoid_focal_loss",
+    ]
+)
+MEANS = frozenset({"mean", "nanmean", "average"})
+VARIANCES = frozenset({"var", "std", "nanvar", "nanstd"})
+# Methods of an array whose result keeps the array's dtype (and its origin).
+KEEP_METHODS = KEEP_FIRST | frozenset(["set", "add", "multiply", "get", "min", "max"])
+SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes"})
+SAME_ATTRS = frozenset({"T", "real", "imag", "value", "at", "mT"})
+MASK_CALLS = frozenset({"set", "fill"})  # x.at[i].set(-1e9)
+SCALAR_ANNOTATIONS = frozenset({"bool", "int", "str", "float"})
+
+
+class Origin(enum.Enum):
+    CONST = "const"  # literals, config values, shapes, freshly built arrays
+    ACT = "act"  # computed from the method's inputs: activations
+    PARAM = "param"  # a parameter, or computed from parameters and constants only
+    UNKNOWN = "unknown"
+
+
+class Prec(enum.Enum):
+    WEAK = "weak"  # a Python scalar: takes the other operand's dtype
+    COMPUTE = "compute"  # the enclosing Module's compute dtype
+    FP32 = "float32"
+    HALF = "half"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A statistic being built, for the E[x^2] - E[x]^2 pattern: ``kind`` of ``base`` (its source text)."""
+
+    kind: str  # "sq" (x**2), "mean" (E[x]), "meansq" (E[x**2]), "sqmean" (E[x]**2)
+    base: str
+
+
+@dataclass(frozen=True)
+class Val:
+    origin: Origin
+    prec: Prec = Prec.UNKNOWN
+    param_node: cst.BaseExpression | None = None  # the parameter reference a fix casts
+    table: cst.CSTNode | None = None  # the arange/linspace (or its cast) a position table comes from
+    stat: Stat | None = None
+    layer: Prec | None = None  # a layer instance: the precision of what calling it returns
+    casts_inputs: bool = False  # a Flax layer with a dtype (it computes in it); a project block may not
+    pending: tuple[Upcast, ...] = ()  # upcasts whose float32 result this value still carries
+
+
+UNKNOWN = Val(Origin.UNKNOWN)
+CONST = Val(Origin.CONST, Prec.WEAK)  # constants take part in promotion like Python scalars
+ACT = Val(Origin.ACT)
+PREC_OF_KIND = {
+    DtypeKind.HALF: Prec.HALF,
+    DtypeKind.FP32: Prec.FP32,
+    DtypeKind.COMPUTE: Prec.COMPUTE,
+    DtypeKind.PARAM: Prec.FP32,  # param_dtype is float32 by convention (FLX002 reports otherwise)
+}
+VERBS = {
+    cst.Multiply: "multiplied with",
+    cst.MatrixMultiply: "multiplied with",
+    cst.Add: "added to",
+    cst.Subtract: "combined with",
+    cst.Divide: "combined with",
+}
+AUG_VERBS = {
+    cst.AddAssign: "added to",
+    cst.SubtractAssign: "combined with",
+    cst.MultiplyAssign: "multiplied with",
+}
+
+
+# --- the events the rules read ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Site:
+    owner: Owner
+    statement: cst.CSTNode | None
+
+
+@dataclass(frozen=True)
+class Upcast:
+    """FLX007: an fp32 parameter value combined with activations, without a cast."""
+
+    node: cst.CSTNode  # the operation
+    param: cst.BaseExpression  # the parameter reference (the fix casts it)
+    verb: str
+    other: Prec
+    site: Site
+
+
+@dataclass(frozen=True)
+class HalfCall:
+    """FLX101/FLX102/FLX103: a softmax, loss or norm statistic on values in the compute dtype or half."""
+
+    call: cst.Call
+    arg: cst.BaseExpression
+    name: str  # the callee as written
+    prec: Prec
+    site: Site
+
+
+@dataclass(frozen=True)
+class NaiveVariance:
+    """FLX104: E[x^2] - E[x]^2."""
+
+    node: cst.BinaryOperation
+    site: Site
+
+
+@dataclass(frozen=True)
+class HalfTable:
+    """FLX105: a position table in the compute dtype (or half) reaching sin/cos/exp/power."""
+
+    source: cst.CSTNode
+    consumer: str
+    prec: Prec
+    site: Site
+
+
+@dataclass(frozen=True)
+class MaskConstant:
+    """FLX106: a constant that overflows float16, or an infinity, used to mask."""
+
+    node: cst.BaseExpression
+    negative: bool
+    infinite: bool
+    site: Site
+
+
+@dataclass
+class NumericsFacts:
+    upcasts: list[Upcast] = field(default_factory=list)
+    softmaxes: list[HalfCall] = field(default_factory=list)
+    losses: list[HalfCall] = field(default_factory=list)
+    norm_stats: list[HalfCall] = field(default_factory=list)
+    naive_variances: list[NaiveVariance] = field(default_factory=list)
+    tables: list[HalfTable] = field(default_factory=list)
+    mask_constants: list[MaskConstant] = field(default_factory=list)
+
+
+# --- scopes -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ClassScope:
+    attrs: dict[str, Val] = field(default_factory=dict)  # self.X bound in setup / __init__ / methods
+
+
+@dataclass
+class _Scope:
+    owner: Owner
+    self_name: str | None
+    env: dict[str, Val]
+    parent: _Scope | None
+    cls: _ClassScope
+    locals: frozenset[str]  # names the function binds (a name not in env is then unknown, not global)
+
+
+def promote(a: Prec, b: Prec) -> Prec:
+    """The precision of an operation on two values (jax's promotion, as far as it is known)."""
+    if a is Prec.WEAK:
+        return b
+    if b is Prec.WEAK:
+        return a
+    if Prec.FP32 in (a, b):
+        return Prec.FP32
+    if a is b:
+        return a
+    return Prec.UNKNOWN
+
+
+def _origin(a: Origin, b: Origin) -> Origin:
+    if Origin.ACT in (a, b):
+        return Origin.ACT
+    if Origin.UNKNOWN in (a, b):
+        return Origin.UNKNOWN
+    if Origin.PARAM in (a, b):
+        return Origin.PARAM
+    return Origin.CONST
+
+
+def _number(node: cst.BaseExpression) -> float | None:
+    """The value of a numeric literal (with unary signs), ``float("inf")`` or ``jnp.inf``-style names."""
+    sign = 1.0
+    while isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        if isinstance(node.operator, cst.Minus):
+            sign = -sign
+        node = node.expression
+    if isinstance(node, (cst.Integer, cst.Float)):
+        try:
+            return sign * float(node.evaluated_value)
+        except (OverflowError, ValueError):
+            return None
+    if isinstance(node, cst.Call) and dotted(node.func) == "float" and len(node.args) == 1:
+        value = node.args[0].value
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+            text = value.evaluated_value.strip().lower()
+            if text in ("inf", "+inf", "-inf", "infinity", "-infinity"):
+                return sign * (-math.inf if text.startswith("-") else math.inf)
+        return None
+    name = dotted(node)
+    if name is not None and name.split(".")[-1] in ("inf", "Inf", "infty", "PINF", "NINF") and "." in name:
+        return sign * (-math.inf if name.endswith("NINF") else math.inf)
+    return None
+
+
+def _strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
+    return node.with_changes(lpar=[], rpar=[]) if node.lpar else node
+
+
+class NumericsCollector:
+    """Called by :class:`flaxprec.analysis.Analyzer` on class/function entry and on every node it leaves."""
+
+    def __init__(self, analyzer: Analyzer, facts: NumericsFacts) -> None:
+        self.analyzer = analyzer
+        self.facts = facts
+        self.vals: dict[int, Val] = {}
+        self.scope: _Scope | None = None
+        self._outer: list[_Scope | None] = []
+        self._classes: list[_ClassScope | None] = []
+        self._constructions: dict[int, Construction] = {}
+        self._seen_constructions = 0
+        self._table_prec: dict[int, Prec] = {}
+        self._reported: set[int] = set()
+        self._tentative: list[Upcast] = []
+        self._escaped: set[int] = set()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            cst.Name: self._name,
+            cst.Attribute: self._attribute,
+            cst.Subscript: self._subscript,
+            cst.Integer: self._literal,
+            cst.Float: self._literal,
+            cst.UnaryOperation: self._unary,
+            cst.BinaryOperation: self._binary,
+            cst.Call: self._call,
+            cst.IfExp: self._ifexp,
+            cst.Assign: self._assign,
+            cst.AnnAssign: self._annassign,
+            cst.AugAssign: self._augassign,
+            cst.Comparison: self._comparison,
+            cst.Tuple: self._elements,
+            cst.List: self._elements,
+            cst.Return: self._escape_value,
+            cst.Yield: self._escape_value,
+        }
+
+    # -- scopes ------------------------------------------------------------------------------------------
+
+    def enter_class(self, is_module: bool) -> None:
+        self._classes.append(_ClassScope() if is_module else None)
+
+    def leave_class(self) -> None:
+        self._classes.pop()
+
+    def enter_function(self, node: cst.FunctionDef, owner: Owner | None) -> None:
+        """Start evaluating a method of a Module class (or a function nested in one); else stop."""
+        parent = self.scope
+        self._outer.append(parent)
+        cls = parent.cls if parent is not None else (self._classes[-1] if self._classes else None)
+        if owner is None or cls is None:
+            self.scope = None
+            return
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        static = any(dotted(d.decorator) == "staticmethod" for d in node.decorators)
+        self_name = parent.self_name if parent is not None else (params[0].name.value if params else None)
+        self_name = None if static and parent is None else self_name
+        env: dict[str, Val] = {}
+        for param in params:
+            name = param.name.value
+            if parent is None and name == self_name:
+                continue
+            annotation = dotted(param.annotation.annotation) if param.annotation is not None else None
+            scalar = annotation is not None and annotation.split(".")[-1] in SCALAR_ANNOTATIONS
+            env[name] = CONST if scalar else ACT
+        frame = self.analyzer.frames[-1]
+        self.scope = _Scope(owner, self_name, env, parent, cls, frozenset(frame.bindings))
+
+    def leave_function(self) -> None:
+        self.scope = self._outer.pop()
+        if self.scope is None:
+            # An upcast counts when its float32 result escapes; one only cast back or compared does not.
+            self.facts.upcasts.extend(u for u in self._tentative if id(u) in self._escaped)
+            self._tentative.clear()
+            self._escaped.clear()
+            self.vals.clear()
+
+    # -- the dispatcher ------------------------------------------------------------------------------------
+
+    def on_leave(self, node: cst.CSTNode) -> None:
+        if self.scope is None:
+            return
+        handler = self._handlers.get(type(node))
+        if handler is not None:
+            handler(node)
+
+    def val(self, node: cst.CSTNode | None) -> Val:
+        return UNKNOWN if node is None else self.vals.get(id(node), UNKNOWN)
+
+    def _set(self, node: cst.CSTNode, val: Val) -> None:
+        self.vals[id(node)] = val
+
+    def _site(self) -> Site:
+        assert self.scope is not None
+        statements = self.analyzer.statements
+        return Site(self.scope.owner, statements[-1] if statements else None)
+
+    @property
+    def _has_compute(self) -> bool:
+        return self.scope is not None and self.scope.owner.compute_dtype is not None
+
+    def _code(self, node: cst.CSTNode) -> str:
+        return self.analyzer.model.module.code_for_node(node)
+
+    # -- names and attributes --------------------------------------------------------------------------------
+
+    def _lookup(self, name: str) -> Val | None:
+        """A local's value; UNKNOWN for a local we did not track; None for a global."""
+        scope = self.scope
+        while scope is not None:
+            if name in scope.env:
+                return scope.env[name]
+            if name in scope.locals:
+                return UNKNOWN
+            scope = scope.parent
+        return None
+
+    def _name(self, node: cst.Name) -> None:
+        found = self._lookup(node.value)
+        if found is None:
+            self._set(node, CONST)  # a global: a module, a function, a constant
+        else:
+            self._set(node, _at(found, node))
+
+    def _attribute(self, node: cst.Attribute) -> None:
+        scope = self.scope
+        assert scope is not None
+        attr = node.attr.value
+        if attr in SHAPE_ATTRS:
+            self._set(node, CONST)
+        elif isinstance(node.value, cst.Name) and node.value.value == scope.self_name:
+            found = scope.cls.attrs.get(attr)
+            # Not bound by this class's code: a field, the config, a constant.
+            self._set(node, CONST if found is None else _at(found, node))
+        else:
+            base = self.val(node.value)
+            if attr in SAME_ATTRS:
+                self._set(node, _at(base, node))
+            elif base.origin is Origin.CONST:
+                self._set(node, CONST)
+            else:
+                self._set(node, Val(base.origin))
+
+    def _subscript(self, node: cst.Subscript) -> None:
+        self._set(node, replace(_at(self.val(node.value), node), stat=None, layer=None))
+
+    def _literal(self, node: cst.BaseExpression) -> None:
+        self._set(node, CONST)
+
+    def _unary(self, node: cst.UnaryOperation) -> None:
+        self._set(node, CONST if isinstance(node.operator, cst.Not) else self.val(node.expression))
+
+    def _ifexp(self, node: cst.IfExp) -> None:
+        a, b = self.val(node.body), self.val(node.orelse)
+        prec = a.prec if a.prec is b.prec else Prec.UNKNOWN
+        self._set(node, Val(_origin(a.origin, b.origin), prec, pending=a.pending + b.pending))
+
+    # -- arithmetic ----------------------------------------------------------------------------------------
+
+    def _binary(self, node: cst.BinaryOperation) -> None:
+        left, right = self.val(node.left), self.val(node.right)
+        op = node.operator
+        self._mask_operands([(node.left, right), (node.right, left)])
+        if isinstance(op, cst.Power):
+            self._table_use(left, "**")
+            self._table_use(right, "**")
+            if _number(node.right) == 2:
+                self._set(node, self._squared(node.left, left))
+                return
+        if isinstance(op, cst.Multiply):
+            same = dotted(node.left)
+            if same is not None and same == dotted(node.right):
+                self._set(node, self._squared(node.left, left))
+                return
+        if isinstance(op, cst.Subtract):
+            self._naive_variance(node, left, right)
+        self._set(node, self._combine(node, [left, right], VERBS.get(type(op))))
+
+    def _combine(self, node: cst.CSTNode, vals: Sequence[Val], verb: str | None) -> Val:
+        """Promote ``vals`` together; an fp32 parameter meeting activations is an FLX007 candidate."""
+        origin, prec = Origin.CONST, Prec.WEAK
+        pending: tuple[Upcast, ...] = ()
+        for val in vals:
+            origin, prec = _origin(origin, val.origin), promote(prec, val.prec)
+            pending += val.pending
+        if verb is not None and origin is Origin.ACT and self._has_compute:
+            acts = [v.prec for v in vals if v.origin is Origin.ACT]
+            other = acts[0] if len(set(acts)) == 1 else Prec.UNKNOWN
+            for val in vals:
+                if val.origin is Origin.PARAM and val.prec is Prec.FP32 and val.param_node is not None:
+                    upcast = Upcast(node, val.param_node, verb, other, self._site())
+                    self._tentative.append(upcast)
+                    pending += (upcast,)
+        table = next((v.table for v in vals if v.table is not None), None)
+        param = next((v.param_node for v in vals if v.origin is Origin.PARAM), None)
+        return Val(
+            origin, prec, param_node=param if origin is Origin.PARAM else None, table=table, pending=pending
+        )
+
+    def _escape(self, vals: Sequence[Val]) -> None:
+        """These values leave what we can follow (returned, stored, passed to a call): their upcasts count."""
+        for val in vals:
+            self._escaped.update(id(u) for u in val.pending)
+
+    def _escape_value(self, node: cst.Return | cst.Yield) -> None:
+        if node.value is not None:
+            self._escape([self.val(node.value)])
+
+    def _comparison(self, node: cst.Comparison) -> None:
+        self._set(node, CONST)  # a boolean: an upcast only compared does not reach the stream
+
+    def _elements(self, node: cst.Tuple | cst.List) -> None:
+        pending = tuple(u for e in node.elements for u in self.val(e.value).pending)
+        self._set(node, Val(Origin.UNKNOWN, pending=pending) if pending else UNKNOWN)
+
+    def _augassign(self, node: cst.AugAssign) -> None:
+        target, value = self.val(node.target), self.val(node.value)
+        verb = AUG_VERBS.get(type(node.operator))
+        self._mask_operands([(node.value, target)])
+        self._bind(node.target, self._combine(node, [target, value], verb))
+
+    # -- calls -----------------------------------------------------------------------------------------------
+
+    def _construction(self, node: cst.Call) -> Construction | None:
+        constructions = self.analyzer.model.constructions
+        for construction in constructions[self._seen_constructions :]:
+            self._constructions[id(construction.call)] = construction
+        self._seen_constructions = len(constructions)
+        return self._constructions.get(id(node))
+
+    def _layer_output(self, construction: Construction) -> Prec:
+        """What calling the layer returns: its ``dtype``; without one, float32 for a catalogue layer."""
+        current: Construction | None = construction
+        while current is not None:
+            arg = current.argument("dtype")
+            if arg is not None:
+                return self._dtype(arg.value)
+            current = current.partial_origin
+        if construction.passes("dtype") or construction.passes("param_dtype") or construction.opaque:
+            return Prec.UNKNOWN
+        # result_type(inputs, float32 params) is float32 (a project block may cast inside: unknown).
+        return Prec.FP32 if construction.spec.api != "project" else Prec.UNKNOWN
+
+    def _dtype(self, node: cst.BaseExpression | None) -> Prec:
+        """The precision a dtype expression denotes here (``x.dtype`` takes x's, when known)."""
+        if node is None:
+            return Prec.UNKNOWN
+        scope = self.scope
+        assert scope is not None
+        kind = classify(node, self.analyzer.resolve_name, scope.owner.compute_exprs, scope.owner.param_exprs)
+        prec = PREC_OF_KIND.get(kind, Prec.UNKNOWN)
+        if prec is Prec.UNKNOWN and isinstance(node, cst.Attribute) and node.attr.value == "dtype":
+            inner = self.val(node.value).prec
+            prec = inner if inner in (Prec.COMPUTE, Prec.FP32, Prec.HALF) else Prec.UNKNOWN
+        return prec
+
+    def _call(self, node: cst.Call) -> None:
+        construction = self._construction(node)
+        if construction is not None:
+            output = self._layer_output(construction)
+            casts = construction.spec.api != "project" and output in (Prec.COMPUTE, Prec.HALF)
+            self._set(node, Val(Origin.CONST, Prec.UNKNOWN, layer=output, casts_inputs=casts))
+            return
+        func = node.func
+        args = [a for a in node.args if not a.star]
+        arg_vals = [self.val(a.value) for a in args]
+        func_val = self.val(func)
+        if func_val.layer is not None:
+            self._set(node, self._layer_call(func_val, arg_vals))
+            return
+        qualified = self.analyzer.resolve_expr(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if isinstance(qualified, str):
+            self._function_call(node, qualified, args, arg_vals)
+        elif isinstance(func, cst.Attribute):
+            self._method_call(node, func, args, arg_vals)
+        else:
+            # A function of this file (module level or local): it keeps the precision its inputs promote to.
+            self._set(node, self._opaque(arg_vals, helper=isinstance(func, cst.Name)))
+
+    def _layer_call(self, layer: Val, arg_vals: Sequence[Val]) -> Val:
+        """A Flax layer computes in its own ``dtype``: an upcast input does not get through such a layer."""
+        if not layer.casts_inputs:
+            self._escape(arg_vals)
+        return Val(_any_act(arg_vals), layer.layer or Prec.UNKNOWN)
+
+    def _opaque(self, vals: Sequence[Val], helper: bool) -> Val:
+        """A call we cannot see into; a helper of this file keeps the precision its inputs promote to."""
+        self._escape(vals)
+        if all(v.origin is Origin.CONST for v in vals):
+            return CONST  # math.sqrt(head_dim), len(x), int(...): plain numbers
+        origin = _any_act(vals)
+        if not helper:
+            return Val(origin)
+        prec = Prec.WEAK
+        for val in vals:
+            if val.origin is not Origin.CONST:
+                prec = promote(prec, val.prec)
+        return Val(origin, Prec.UNKNOWN if prec is Prec.WEAK else prec)
+
+    def _method_call(
+        self, node: cst.Call, func: cst.Attribute, args: list[cst.Arg], arg_vals: list[Val]
+    ) -> None:
+        scope = self.scope
+        assert scope is not None
+        method = func.attr.value
+        positional = [a.value for a in args if a.keyword is None]
+        base = self.val(func.value)
+        if isinstance(func.value, cst.Name) and func.value.value == scope.self_name:
+            if method == "param":
+                self._set(node, self._param(node, args, positional))
+            elif method in scope.cls.attrs:
+                self._set(node, self._opaque(arg_vals, helper=False))
+            else:
+                self._set(node, self._opaque(arg_vals, helper=True))  # a method of this module
+            return
+        if method == "astype":
+            target = positional[0] if positional else _keyword(args, "dtype")
+            self._set(node, self._cast(node, base, self._dtype(target)))
+        elif base.layer is not None:
+            self._set(node, self._layer_call(base, arg_vals))  # embed.attend(x)
+        elif method in MEANS or method in VARIANCES:
+            self._statistic(node, self._code(func), method, func.value, base)
+        elif method in MASK_CALLS:
+            if base.prec is not Prec.FP32:
+                self._mask_constants(positional)
+            self._set(node, self._combine(node, [base, *arg_vals[:1]], None))
+        elif method in KEEP_FIRST:
+            self._set(node, replace(_at(base, node), stat=None, layer=None))
+        else:
+            self._set(node, self._opaque([base, *arg_vals], helper=False))
+
+    def _function_call(
+        self, node: cst.Call, qualified: str, args: list[cst.Arg], arg_vals: list[Val]
+    ) -> None:
+        positional = [a.value for a in args if a.keyword is None]
+        first = positional[0] if positional else None
+        first_val = self.val(first)
+        short = qualified.rsplit(".", 1)[-1]
+        if qualified in CASTS:
+            target = positional[1] if len(positional) > 1 else None
+            target = target or _keyword(args, "dtype") or _keyword(args, "new_dtype")
+            cast = first_val if target is None else self._cast(node, first_val, self._dtype(target))
+            self._set(node, cast if first is not None else UNKNOWN)
+        elif qualified in SOFTMAX:
+            arg = first if first is not None else _keyword(args, "x")
+            self._half_call(self.facts.softmaxes, node, arg, self._code(node.func))
+            self._set(node, replace(self.val(arg), param_node=None, stat=None, table=None))
+        elif short in LOSSES and qualified.startswith("optax."):
+            arg = _keyword(args, "logits") or first
+            self._half_call(self.facts.losses, node, arg, self._code(node.func))
+            self._set(node, self._opaque(arg_vals, helper=False))
+        elif qualified in NNX_PARAM:
+            self._set(node, self._nnx_param(first))
+        elif not _array_function(qualified):
+            self._set(node, self._opaque(arg_vals, helper=False))
+        else:
+            self._array_call(node, short, args, positional, arg_vals)
+
+    def _array_call(
+        self,
+        node: cst.Call,
+        short: str,
+        args: list[cst.Arg],
+        positional: list[cst.BaseExpression],
+        arg_vals: list[Val],
+    ) -> None:
+        """A ``jax.numpy`` / ``numpy`` / ``jax.lax`` / ``jax.nn`` function."""
+        first = positional[0] if positional else None
+        first_val = self.val(first)
+        if short in TABLE_SOURCES:
+            prec = self._dtype(_keyword(args, "dtype"))
+            self._table_prec[id(node)] = prec
+            self._set(node, Val(Origin.CONST, prec, table=node))
+        elif short in CONSTRUCTORS:
+            index = 2 if short.startswith("full") else 1
+            dtype = _keyword(args, "dtype") or (positional[index] if len(positional) > index else None)
+            if dtype is not None:
+                prec = self._dtype(dtype)
+            else:
+                prec = first_val.prec if short.endswith("_like") else Prec.FP32
+            # jnp.full(shape, -1e10) is usually cast to the compute dtype next: only an explicit fp32 is safe.
+            if short.startswith("full") and (dtype is None or prec is not Prec.FP32):
+                self._mask_constants(positional[1:2])
+            self._set(node, Val(Origin.CONST, prec))
+        elif short in MEANS or short in VARIANCES:
+            self._statistic(node, self._code(node.func), short, first, first_val)
+        elif short == "square" or (short in ("power", "integer_pow") and len(positional) > 1):
+            if short == "square" or _number(positional[1]) == 2:
+                self._set(node, self._squared(first, first_val))
+            else:
+                self._table_use(first_val, self._code(node.func))
+                self._set(node, self._combine(node, [self.val(p) for p in positional[:2]], None))
+        elif short in ("where", "select"):
+            result = self._combine(node, [self.val(p) for p in positional[1:3]], "combined with")
+            if result.prec is not Prec.FP32:
+                self._mask_constants(positional[1:3])
+            self._set(node, result)
+        elif short in STACKS and isinstance(first, (cst.List, cst.Tuple)):
+            vals = [self.val(e.value) for e in first.elements]
+            self._set(node, self._combine(node, vals, "concatenated with"))
+        elif short in PROMOTE_ALL:
+            operands = [self.val(p) for p in positional if not isinstance(p, cst.SimpleString)]
+            self._set(node, self._combine(node, operands, "added to" if short in ADDS else "multiplied with"))
+        elif short in KEEP_FIRST and first is not None:
+            if short in TABLE_CONSUMERS:
+                self._table_use(first_val, self._code(node.func))
+            self._set(node, replace(first_val, stat=None, layer=None))
+        else:
+            self._set(node, self._opaque(arg_vals, helper=False))
+
+    # -- parameters --------------------------------------------------------------------------------------
+
+    def _param(self, node: cst.Call, args: list[cst.Arg], positional: list[cst.BaseExpression]) -> Val:
+        """``self.param(name, init_fn, *init_args)``: float32 unless a dtype argument says otherwise."""
+        name = positional[0] if positional else _keyword(args, "name")
+        shape = positional[2] if len(positional) > 2 else None
+        if self._logits_param(name, shape):
+            return CONST  # the logits' own bias or scale: float32 logits are the convention
+        dtype = _keyword(args, "dtype") or (positional[3] if len(positional) > 3 else None)
+        return Val(Origin.PARAM, Prec.FP32 if dtype is None else self._dtype(dtype), param_node=node)
+
+    def _nnx_param(self, inner: cst.BaseExpression | None) -> Val:
+        """``nnx.Param(init(key, shape, dtype))`` / ``nnx.Param(jnp.ones(shape, dtype))``."""
+        if not isinstance(inner, cst.Call):
+            return UNKNOWN
+        qualified = self.analyzer.resolve_expr(inner.func)
+        short = qualified.rsplit(".", 1)[-1] if isinstance(qualified, str) else ""
+        index = 2 if short.startswith("full") or short not in CONSTRUCTORS else 1
+        positional = [a.value for a in inner.args if a.keyword is None and not a.star]
+        dtype = _keyword(inner.args, "dtype") or (positional[index] if len(positional) > index else None)
+        return Val(Origin.PARAM, Prec.FP32 if dtype is None else self._dtype(dtype), param_node=inner)
+
+    def _logits_param(self, name: cst.BaseExpression | None, shape: cst.BaseExpression | None) -> bool:
+        text = name.evaluated_value if isinstance(name, cst.SimpleString) else ""
+        shape_text = self._code(shape) if shape is not None else ""
+        return "logit" in str(text).lower() or "vocab" in shape_text.lower()
+
+    # -- casts, statistics, tables, masks -------------------------------------------------------------------
+
+    def _cast(self, node: cst.Call, base: Val, prec: Prec) -> Val:
+        if base.origin is Origin.PARAM:
+            # Still a float32 parameter after a cast to float32 (the fix casts the cast's result).
+            return Val(Origin.PARAM, prec, param_node=node if prec is Prec.FP32 else None)
+        # Cast back to the compute dtype (or half): an upcast inside did not reach the stream.
+        pending = () if prec in (Prec.COMPUTE, Prec.HALF) else base.pending
+        if base.table is not None:
+            self._table_prec[id(node)] = prec
+            return Val(base.origin, prec, table=node, pending=pending)
+        return Val(base.origin, prec, pending=pending)
+
+    def _squared(self, inner_node: cst.BaseExpression | None, inner: Val) -> Val:
+        if inner.stat is not None and inner.stat.kind == "mean":
+            stat: Stat | None = Stat("sqmean", inner.stat.base)
+        else:
+            stat = Stat("sq", self._code(_strip_abs(inner_node))) if inner_node is not None else None
+        return replace(inner, stat=stat, layer=None)
+
+    def _statistic(
+        self, node: cst.Call, label: str, name: str, arg: cst.BaseExpression | None, val: Val
+    ) -> None:
+        """``mean``/``var``/``std``: a norm statistic (FLX103) and a step of E[x^2] - E[x]^2 (FLX104)."""
+        if arg is None:
+            self._set(node, UNKNOWN)
+            return
+        squares = val.stat is not None and val.stat.kind == "sq"
+        half = val.prec is Prec.HALF or (val.prec is Prec.COMPUTE and self._has_compute)
+        if (name in VARIANCES or squares) and half:
+            what = label if name in VARIANCES else f"{label} of squares"
+            self.facts.norm_stats.append(HalfCall(node, arg, what, val.prec, self._site()))
+        stat = None
+        if name in MEANS:
+            stat = Stat("meansq", val.stat.base) if squares and val.stat else Stat("mean", self._code(arg))
+        self._set(node, Val(val.origin, val.prec, stat=stat, pending=val.pending))
+
+    def _naive_variance(self, node: cst.BinaryOperation, left: Val, right: Val) -> None:
+        if left.stat is None or right.stat is None or left.stat.base != right.stat.base:
+            return
+        if left.stat.kind == "meansq" and right.stat.kind == "sqmean":
+            self.facts.naive_variances.append(NaiveVariance(node, self._site()))
+
+    def _half_call(
+        self, events: list[HalfCall], node: cst.Call, arg: cst.BaseExpression | None, name: str
+    ) -> None:
+        if arg is None:
+            return
+        prec = self.val(arg).prec
+        if prec is Prec.HALF or (prec is Prec.COMPUTE and self._has_compute):
+            events.append(HalfCall(node, arg, name, prec, self._site()))
+
+    def _table_use(self, val: Val, consumer: str) -> None:
+        """A position table reaching sin/cos/exp/power: reported once, at the table's source."""
+        if val.table is None or not self._has_compute or id(val.table) in self._reported:
+            return
+        prec = self._table_prec.get(id(val.table), Prec.UNKNOWN)
+        if prec in (Prec.COMPUTE, Prec.HALF):
+            self._reported.add(id(val.table))
+            self.facts.tables.append(HalfTable(val.table, consumer, prec, self._site()))
+
+    def _mask_operands(self, pairs: Sequence[tuple[cst.BaseExpression, Val]]) -> None:
+        """``scores - 1e30 * (1 - mask)``: a huge constant meeting an array that is not float32."""
+        for operand, other in pairs:
+            if other.origin in (Origin.ACT, Origin.UNKNOWN) and other.prec is not Prec.FP32:
+                self._mask_constants([operand])
+
+    def _mask_constants(self, nodes: Sequence[cst.BaseExpression]) -> None:
+        if not self._has_compute:
+            return
+        for node in nodes:
+            value = _number(node)
+            if (
+                value is None
+                or not (math.isinf(value) or abs(value) >= FP16_MAX)
+                or id(node) in self._reported
+            ):
+                continue
+            self._reported.add(id(node))
+            self.facts.mask_constants.append(MaskConstant(node, value < 0, math.isinf(value), self._site()))
+
+    # -- binding -------------------------------------------------------------------------------------------
+
+    def _assign(self, node: cst.Assign) -> None:
+        value = self.val(node.value)
+        for target in node.targets:
+            self._bind_to(target.target, node.value, value)
+
+    def _annassign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind_to(node.target, node.value, self.val(node.value))
+
+    def _bind_to(self, target: cst.BaseExpression, value_node: cst.BaseExpression, value: Val) -> None:
+        if not isinstance(target, (cst.Tuple, cst.List)):
+            self._bind(target, value)
+            return
+        elements = value_node.elements if isinstance(value_node, (cst.Tuple, cst.List)) else None
+        for index, element in enumerate(target.elements):
+            if elements is not None and len(elements) == len(target.elements):
+                self._bind(element.value, self.val(elements[index].value))
+            else:
+                self._bind(element.value, Val(value.origin) if value.origin is Origin.ACT else UNKNOWN)
+
+    def _bind(self, target: cst.BaseExpression, value: Val) -> None:
+        scope = self.scope
+        assert scope is not None
+        if isinstance(target, cst.Name):
+            scope.env[target.value] = value
+        elif (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == scope.self_name
+        ):
+            self._escape([value])
+            scope.cls.attrs[target.attr.value] = value
+        else:
+            self._escape([value])  # stored somewhere we do not follow
+
+
+def _at(val: Val, node: cst.BaseExpression) -> Val:
+    """``val`` as read at ``node``: a parameter is cast where it is read, so the fix targets this node."""
+    return replace(val, param_node=node) if val.origin is Origin.PARAM else val
+
+
+def _any_act(vals: Sequence[Val]) -> Origin:
+    return Origin.ACT if any(v.origin is Origin.ACT for v in vals) else Origin.UNKNOWN
+
+
+def _keyword(args: Sequence[cst.Arg], name: str) -> cst.BaseExpression | None:
+    return next((a.value for a in args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _array_function(qualified: str) -> bool:
+    module = next((m for m in ARRAY_MODULES if qualified.startswith(m)), None)
+    return module is not None and "." not in qualified[len(module) :]
+
+
+def _strip_abs(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``abs(x)`` / ``jnp.abs(x)`` -> ``x`` (squaring a magnitude is squaring the value)."""
+    if isinstance(node, cst.Call) and node.args and (dotted(node.func) or "").split(".")[-1] == "abs":
+        return node.args[0].value
+    return _strip_parens(node)
