@@ -1,9 +1,10 @@
 """The pre-commit hooks of ``.pre-commit-hooks.yaml``, run by the real ``pre-commit try-repo``.
 
-``try-repo`` clones this repository (at HEAD, plus uncommitted changes to tracked files) and installs the
-package into a fresh environment from PyPI, so these tests need git, pre-commit and the network, and take
-a while (the environment is built per ``try-repo`` call: it keeps its store in a temporary directory, not
-in ``PRE_COMMIT_HOME``; pip's cache makes the later builds quicker).
+``try-repo`` clones this repository at the commit checked out (HEAD: commit a change to the hooks or the
+package before these tests can see it) and installs the package into a fresh environment from PyPI, so
+these tests need git, pre-commit and the network, and take a while (the environment is built per
+``try-repo`` call: it keeps its store in a temporary directory, not in ``PRE_COMMIT_HOME``; pip's cache
+makes the later builds quicker).
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def precommit_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
 
 
+@pytest.fixture(scope="session")
+def head() -> str:
+    """The commit to try. Without ``--ref``, try-repo adds modified tracked files but not new untracked
+    ones, which makes an inconsistent package whenever a new module is still uncommitted.
+    """
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"no commit to try: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh git repository with a faulty model, a clean one, and an excluded (generated) faulty file."""
@@ -75,10 +87,12 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def try_repo(project: Path, env: dict[str, str], hook: str, *files: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), hook, "--color", "never"]
+def try_repo(
+    project: Path, env: dict[str, str], ref: str, hook: str, *files: str
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), hook, "--ref", ref]
     return subprocess.run(
-        [*command, "--files", *files],
+        [*command, "--color", "never", "--files", *files],
         cwd=project,
         env=env,
         capture_output=True,
@@ -88,24 +102,26 @@ def try_repo(project: Path, env: dict[str, str], hook: str, *files: str) -> subp
 
 
 @needs_precommit
-def test_check_hook_fails_on_a_faulty_file(project: Path, precommit_env: dict[str, str]) -> None:
-    result = try_repo(project, precommit_env, "flaxprec-check", "faulty.py")
+def test_check_hook_fails_on_a_faulty_file(project: Path, precommit_env: dict[str, str], head: str) -> None:
+    result = try_repo(project, precommit_env, head, "flaxprec-check", "faulty.py")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "flaxprec check" in result.stdout and "Failed" in result.stdout
     assert "faulty.py:10:13: FLX001 [*] `nn.Dense` built without `dtype`" in result.stdout
 
 
 @needs_precommit
-def test_check_hook_passes_on_clean_and_excluded_files(project: Path, precommit_env: dict[str, str]) -> None:
+def test_check_hook_passes_on_clean_and_excluded_files(
+    project: Path, precommit_env: dict[str, str], head: str
+) -> None:
     # generated/model.py is faulty, but the config excludes it and the hook passes --force-exclude.
-    result = try_repo(project, precommit_env, "flaxprec-check", "clean.py", "generated/model.py")
+    result = try_repo(project, precommit_env, head, "flaxprec-check", "clean.py", "generated/model.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed" in result.stdout
 
 
 @needs_precommit
-def test_fix_hook_rewrites_the_faulty_file(project: Path, precommit_env: dict[str, str]) -> None:
-    result = try_repo(project, precommit_env, "flaxprec-fix", "faulty.py", "generated/model.py")
+def test_fix_hook_rewrites_the_faulty_file(project: Path, precommit_env: dict[str, str], head: str) -> None:
+    result = try_repo(project, precommit_env, head, "flaxprec-fix", "faulty.py", "generated/model.py")
     # pre-commit fails a hook that modified files, so that the user reviews and stages the fix.
     assert result.returncode == 1, result.stdout + result.stderr
     assert "files were modified by this hook" in result.stdout
