@@ -19,10 +19,9 @@ from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.dtypes import dotted
 from flaxprec.imports import ImportMap, resolve_relative
 from flaxprec.numerics import NumericsCollector, NumericsFacts
-from flaxprec.project import CONFIG_NAMES, ClassFacts, ProjectIndex
+from flaxprec.project import CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
 
 PARTIAL = frozenset({"functools.partial"})
-NNX_PARAM = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 # Array constructors whose dtype is the second (or third) positional argument.
 ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
 TRACKED = ("dtype", "param_dtype")
@@ -509,7 +508,7 @@ class Analyzer(cst.CSTVisitor):
         spec = self.spec_for(binding)
         if spec is not None:
             self._record(node, spec, list(node.args), None)
-        elif binding in NNX_PARAM:
+        elif binding in NNX_PARAM_NAMES:
             self._maybe_nnx_param(node)
 
     def _record(

@@ -15,6 +15,7 @@ tree); a report that shows edits asks the engine to analyse that file again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location
+from flaxprec.gate import CallSketch, StatementSketch
 from flaxprec.imports import ImportMap
 from flaxprec.project import ClassSummary, FileSummary
 
@@ -65,19 +67,22 @@ class Cache:
 
     # -- summaries ---------------------------------------------------------------------------------
 
-    def summary(self, key: str) -> FileSummary | Diagnostic | None:
+    def summary(self, key: str) -> tuple[FileSummary, tuple[StatementSketch, ...]] | Diagnostic | None:
+        """A file's ``ast`` stage: its summary and gate sketch, or the FLX900 finding it ended with."""
         entry = self.summaries.get(key)
         if entry is None:
             return None
         if "error" in entry:
             return diagnostic_from_json(entry["error"])
-        return summary_from_json(entry)
+        return summary_from_json(entry), sketch_from_json(entry["sketch"])
 
-    def store_summary(self, key: str, value: FileSummary | Diagnostic) -> None:
+    def store_summary(
+        self, key: str, value: tuple[FileSummary, tuple[StatementSketch, ...]] | Diagnostic
+    ) -> None:
         if isinstance(value, Diagnostic):
             self.summaries[key] = {"error": diagnostic_to_json(value)}
         else:
-            self.summaries[key] = summary_to_json(value)
+            self.summaries[key] = {**summary_to_json(value[0]), "sketch": sketch_to_json(value[1])}
         self._dirty.add("summaries")
 
     # -- results -----------------------------------------------------------------------------------
@@ -162,6 +167,32 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
         for c in entry["classes"]
     ]
     return FileSummary(entry["module_name"], ImportMap(dict(entry["imports"])), classes)
+
+
+def sketch_to_json(statements: tuple[StatementSketch, ...]) -> list[Any]:
+    return [
+        [s.start, s.end, s.kind, s.name, s.attend, [list(dataclasses.astuple(c)) for c in s.calls]]
+        for s in statements
+    ]
+
+
+def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
+    return tuple(
+        StatementSketch(
+            start,
+            end,
+            kind,
+            name,
+            tuple(
+                CallSketch(
+                    callee, tuple(keywords), positional, starred, param_value, first, owner, self_param
+                )
+                for callee, keywords, positional, starred, param_value, first, owner, self_param in calls
+            ),
+            attend,
+        )
+        for start, end, kind, name, attend, calls in entry
+    )
 
 
 def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from flaxprec.cache import Cache, content_key, summary_to_json
 from flaxprec.catalogue import Catalogue, load_catalogue
 from flaxprec.diagnostics import Diagnostic, Location
+from flaxprec.gate import Slice, StatementSketch, plan, sketch, slice_source
 from flaxprec.imports import module_name_for
 from flaxprec.project import FileSummary, ProjectIndex, summarize
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
@@ -47,6 +48,7 @@ class Unit:
     module_name: str
     is_package: bool = False
     summary: FileSummary | None = None
+    sketch: tuple[StatementSketch, ...] | None = None  # the gate's view of the file (from the ast stage)
     error: Diagnostic | None = None
     source: SourceFile | None = None  # how to write the file back (None for stdin)
 
@@ -75,7 +77,7 @@ class Checker:
                 unit.error = cached
                 return
             if cached is not None:
-                unit.summary = cached
+                unit.summary, unit.sketch = cached
                 return
         try:
             tree = ast.parse(unit.text, filename=unit.filename)
@@ -83,8 +85,9 @@ class Checker:
             unit.error = parse_error(unit.filename, error)
         else:
             unit.summary = summarize(tree, unit.module_name, unit.is_package)
+            unit.sketch = sketch(tree, unit.summary.imports, unit.module_name)
         if key is not None and self.cache is not None:
-            self.cache.store_summary(key, unit.error or unit.summary)  # type: ignore[arg-type]
+            self.cache.store_summary(key, unit.error or (unit.summary, unit.sketch))  # type: ignore[arg-type]
 
     def might_flag(self, unit: Unit, index: ProjectIndex) -> bool:
         """Cheap gate: a file that names neither flax nor a project Module cannot produce a finding."""
@@ -97,38 +100,62 @@ class Checker:
             return True
         return any(index.facts(target) for target in summary.imports.bindings.values())
 
-    def model(self, unit: Unit, index: ProjectIndex) -> FileModel | Diagnostic:
+    def model(self, unit: Unit, index: ProjectIndex, piece: Slice | None = None) -> FileModel | Diagnostic:
+        """The libcst file model of the whole file, or of ``piece`` of it (see :mod:`flaxprec.gate`)."""
         import libcst as cst  # lazily: a warm run (everything cached) never builds a syntax tree
 
         from flaxprec.analysis import analyse
 
         try:
-            # SourceFile.parse guarantees that printing the tree gives the file's bytes back.
-            module = unit.source.parse() if unit.source is not None else cst.parse_module(unit.text)
+            if piece is not None:
+                module = cst.parse_module(piece.text)
+            else:
+                # SourceFile.parse guarantees that printing the tree gives the file's bytes back.
+                module = unit.source.parse() if unit.source is not None else cst.parse_module(unit.text)
         except cst.ParserSyntaxError as error:
+            if piece is not None:
+                return self.model(unit, index)  # let the whole file say where it breaks
             return _libcst_error(unit.filename, error)
         except SourceError as error:
             return Diagnostic(*PARSE_ERROR, f"Failed to parse: {error}", unit.filename)
         return analyse(module, unit.filename, unit.module_name, index, self.catalogue, unit.is_package)
 
-    def run_rules(self, model: FileModel) -> list[Diagnostic]:
+    def run_rules(self, model: FileModel, lines: tuple[int, ...] | None = None) -> list[Diagnostic]:
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
-            locate(model.module, diagnostics)
+            locate(model.module, diagnostics, lines)
         return diagnostics
 
-    def diagnose(self, unit: Unit, index: ProjectIndex) -> tuple[FileModel | None, list[Diagnostic]]:
-        """One file's findings after ``# noqa``; the model too, for the fixer (None if not analysed)."""
+    def gated(self, filename: str) -> bool:
+        """The gate may skip statements only when it understands every selected rule."""
+        return all(rule.gated for rule in self.rules_for(filename) if rule.check is not None)
+
+    def diagnose(
+        self, unit: Unit, index: ProjectIndex, sliced: bool = False
+    ) -> tuple[FileModel | None, list[Diagnostic]]:
+        """One file's findings after ``# noqa``; the model too, for the fixer (None if not analysed).
+
+        ``sliced``: analyse only the statements the gate suspects (the model is then partial: a fixer
+        must not use it). Findings are the same either way; tests/test_gate.py holds the gate to that.
+        """
         if unit.error is not None:
             return None, self.selected_errors([unit.error])
         model: FileModel | Diagnostic | None = None
         found: list[Diagnostic] = []
         if self.might_flag(unit, index):
-            model = self.model(unit, index)
-            if isinstance(model, Diagnostic):
-                return None, self.selected_errors([model])
-            found = self.run_rules(model)
+            piece = None
+            suspects = (
+                plan(unit.sketch, index) if sliced and unit.sketch and self.gated(unit.filename) else None
+            )
+            if suspects is not None:
+                piece = slice_source(unit.text, unit.sketch, suspects) if suspects else None  # type: ignore[arg-type]
+            if suspects is None or piece is not None:
+                model = self.model(unit, index, piece)
+                if isinstance(model, Diagnostic):
+                    return None, self.selected_errors([model])
+                lines = piece.lines if piece is not None and model.module.code == piece.text else None
+                found = self.run_rules(model, lines)
         if found or "noqa" in unit.text:
 
             def enabled(code: str) -> bool:
@@ -155,14 +182,14 @@ class Checker:
     def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
         index = self.index_units(units)
         if self.cache is None:
-            return [d for unit in units for d in self.diagnose(unit, index)[1]]
+            return [d for unit in units for d in self.diagnose(unit, index, sliced=True)[1]]
         cache, digest = self.cache, index_digest(units)
         results: list[Diagnostic] = []
         for unit in units:
             key = content_key(unit.source.raw, unit.filename, digest) if unit.source is not None else None
             found = cache.findings(key) if key is not None else None
             if found is None:
-                found = self.diagnose(unit, index)[1]
+                found = self.diagnose(unit, index, sliced=True)[1]
                 if key is not None:
                     cache.store_findings(key, found)
             results.extend(found)
@@ -222,18 +249,26 @@ def check_paths(paths: Sequence[Path]) -> list[Diagnostic]:
     return Checker().check_paths(Discovery().files(paths))
 
 
-def locate(module: cst.Module, diagnostics: Iterable[Diagnostic]) -> None:
-    """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only)."""
+def locate(
+    module: cst.Module, diagnostics: Iterable[Diagnostic], lines: tuple[int, ...] | None = None
+) -> None:
+    """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only).
+
+    ``lines`` maps the rows of a slice back to the file's rows (columns are unchanged: whole lines).
+    """
     from libcst.metadata import MetadataWrapper, PositionProvider
+
+    def row(line: int) -> int:
+        return lines[line - 1] if lines is not None else line
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
             span = positions[diagnostic.node]
-            diagnostic.location = Location(span.start.line, span.start.column + 1)
-            diagnostic.end_location = Location(span.end.line, span.end.column + 1)
+            diagnostic.location = Location(row(span.start.line), span.start.column + 1)
+            diagnostic.end_location = Location(row(span.end.line), span.end.column + 1)
         if diagnostic.statement_node is not None and diagnostic.statement_node in positions:
-            diagnostic.statement_row = positions[diagnostic.statement_node].start.line
+            diagnostic.statement_row = row(positions[diagnostic.statement_node].start.line)
 
 
 def parse_error(filename: str, error: SyntaxError | ValueError) -> Diagnostic:

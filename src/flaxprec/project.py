@@ -17,6 +17,7 @@ from flaxprec.imports import ImportMap, resolve_relative
 
 LINEN_MODULE = frozenset({"flax.linen.Module", "flax.linen.module.Module"})
 NNX_MODULE = frozenset({"flax.nnx.Module", "flax.nnx.module.Module", "flax.nnx.bridge.Module"})
+NNX_PARAM_NAMES = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 CONFIG_NAMES = frozenset({"config", "cfg", "conf", "model_config", "model_cfg"})
 
 

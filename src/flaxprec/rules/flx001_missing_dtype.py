@@ -97,6 +97,7 @@ RULE = Rule(
     name="missing-dtype",
     summary="Layer built without `dtype` inside a module with a compute dtype",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:

@@ -58,6 +58,7 @@ RULE = Rule(
     name="half-precision-params",
     summary="Parameters stored in half precision (`param_dtype` is bf16/fp16 or the compute dtype)",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:

@@ -60,6 +60,7 @@ RULE = Rule(
     name="swapped-dtypes",
     summary="`dtype` (computation) and `param_dtype` (storage) swapped",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:

@@ -43,6 +43,7 @@ RULE = Rule(
     name="param-in-compute-dtype",
     summary="Parameter created in half precision or in the compute dtype",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:

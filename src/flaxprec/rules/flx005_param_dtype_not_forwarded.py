@@ -44,6 +44,7 @@ RULE = Rule(
     name="param-dtype-not-forwarded",
     summary="Module declares `param_dtype` but does not pass it to a child layer",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:

@@ -43,6 +43,7 @@ RULE = Rule(
     name="positional-dtype",
     summary="`dtype`/`param_dtype` passed positionally",
     check=check,
+    gated=True,
 )
 
 if TYPE_CHECKING:
