@@ -9,6 +9,7 @@ another possible (a positional ``param_dtype`` becomes a keyword, then its value
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass, field
 
 from flaxprec.apply_edits import apply_edits
@@ -44,8 +45,11 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
     text = unit.text
     applied: list[Diagnostic] = []
     current = unit
+    last_pass: tuple[list[Diagnostic], list[Diagnostic]] | None = None
     for _ in range(MAX_PASSES):
         model, diagnostics = checker.diagnose(current, index)
+        if last_pass is not None and (code := _left_in_place(*last_pass, diagnostics)) is not None:
+            return FileFix(unit, unit.text, applied, diagnostics, f"a fix left its finding in place ({code})")
         todo = [d for d in diagnostics if wanted(d, unsafe)]
         # Comment edits address rows of the current text: apply them in a pass without CST edits.
         cst_todo = [d for d in todo if not _text_only(d)]
@@ -63,6 +67,7 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
         if new_text == text:
             return FileFix(unit, unit.text, applied, diagnostics, "fixes made no change")
         applied.extend(todo)
+        last_pass = (diagnostics, todo)
         text = new_text
         current = Unit(unit.filename, text, unit.module_name, unit.is_package, unit.summary)
     _, diagnostics = checker.diagnose(current, index)
@@ -70,6 +75,19 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
     return FileFix(
         unit, unit.text, applied, diagnostics, f"fixes did not converge ({leftover[0].code} remains)"
     )
+
+
+def _left_in_place(before: list[Diagnostic], fixed: list[Diagnostic], after: list[Diagnostic]) -> str | None:
+    """A code with more findings after a pass than before it minus the ones the pass fixed, if any.
+
+    Findings cannot be matched one to one across a rewrite (rows move), so they are counted per code. The
+    leftover may offer no fix any more, so waiting for the loop to stall would not catch it.
+    """
+    counts_before, counts_after = Counter(d.code for d in before), Counter(d.code for d in after)
+    for code, count in Counter(d.code for d in fixed).items():
+        if counts_after[code] > counts_before[code] - count:
+            return code
+    return None
 
 
 def _text_only(diagnostic: Diagnostic) -> bool:
