@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,9 @@ class Checker:
                 unit.summary, unit.sketch = cached
                 return
         try:
-            tree = ast.parse(unit.text, filename=unit.filename)
+            with warnings.catch_warnings():  # invalid escapes etc. are the checked code's business, not ours
+                warnings.simplefilter("ignore")
+                tree = ast.parse(unit.text, filename=unit.filename)
         except (SyntaxError, ValueError) as error:
             unit.error = parse_error(unit.filename, error)
         else:
