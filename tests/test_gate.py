@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from test_fix_properties import module_source
 
 from corpus import ARCHIVES, corpus
 from flaxprec.discover import Discovery
 from flaxprec.engine import Checker, Unit, load_units
 from flaxprec.gate import plan
-from test_fix_properties import module_source
 
 
 def _key(diagnostics):
