@@ -1,0 +1,299 @@
+"""Speed benchmark of ``flaxprec check`` against ruff on ~100 kLOC of published Flax code (issue 6).
+
+Run ``.venv/bin/python bench/run.py [--repeat N] [--keep]`` from the repository. The pinned corpus
+(transformers 4.46.3 Flax model files plus the flax 0.8.5 package) comes from tests/corpus.py's cache and
+is copied into a temporary folder; every command runs there as a subprocess, N times.
+
+How to read the table: ``median``/``min``/``max`` are wall seconds over the N runs (for the two parse
+floors, the parsing loop alone, timed inside the subprocess); ``x ruff`` is median / ruff's median;
+``peak MB`` is the largest resident set of any process of the command (``ru_maxrss`` via GNU time); the
+"process tree" row sums all processes of one cold parallel run (sampled from /proc every 20 ms).
+``target`` is issue 6's goal for the row, ``verdict`` PASS/FAIL (``-``: no goal); ``not available yet``
+means ``flaxprec check`` lacks a flag the row needs (it ran without it). Timed flaxprec runs use the
+default (concise) output, like ruff; findings are then compared with ``--output-format json`` between
+cold serial, cold parallel and warm runs (and the concise lines of every timed run). The script exits 1
+if they differ or if any run fails (exit code not 0/1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FLAXPREC, RUFF, PYTHON = str(BIN / "flaxprec"), str(BIN / "ruff"), sys.executable
+NEW_FLAGS = ("--no-cache", "--cache-dir", "--jobs")  # issue 6 adds them; rows without them still run
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+ONE_FILE = "transformers/models/bert/modeling_flax_bert.py"
+FLOOR = """import sys, time
+sources = [open(p, "rb").read() for p in open(sys.argv[2]).read().splitlines()]
+if sys.argv[1] == "ast":
+    import ast; parse = ast.parse
+else:
+    import libcst; parse = libcst.parse_module
+start = time.perf_counter()
+for source in sources:
+    parse(source)
+print(time.perf_counter() - start)
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+    code: int
+    stdout: str
+
+
+@dataclass
+class Row:
+    name: str
+    runs: list[Run]
+    missing: list[str] = field(default_factory=list)  # flags this flaxprec lacks, dropped from the run
+    target: str = "info"
+    passed: bool | None = None  # None: no goal for this row
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+
+def run_once(cmd: list[str], cwd: Path) -> Run:
+    """One subprocess: wall time and peak RSS of exactly that command.
+
+    The command runs under GNU time (a ~1 MB parent) because Linux counts the RSS of the process that
+    forks into the child's ``ru_maxrss``; without /usr/bin/time, ``os.wait4`` gives an upper bound.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
+        rss_file = Path(d, "rss")
+        full = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd] if GNU_TIME else cmd
+        start = time.perf_counter()
+        proc = subprocess.Popen(full, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+        rss_kb = int(rss_file.read_text().split()[-1]) if GNU_TIME and proc.returncode in (0, 1) else 0
+    if proc.returncode not in (0, 1):
+        sys.exit(f"\n!!! FAILED (exit {proc.returncode}): {' '.join(cmd)}\n{stderr[-3000:]}")
+    return Run(seconds, (rss_kb or usage.ru_maxrss) / 1024, proc.returncode, stdout)
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident MB of ``pid`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, total = {pid}, 0
+    while grown := {p for p, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    for p in tree:
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def sampled_peak_mb(cmd: list[str], cwd: Path) -> float:
+    """Peak summed RSS of the process tree of one (untimed) run."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak, done = 0.0, threading.Event()
+    threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True).start()
+    while not done.wait(0.02):
+        peak = max(peak, tree_rss_mb(proc.pid))
+    return peak
+
+
+def copy_corpus(files: list[tuple[Path, str]], dest: Path) -> tuple[int, int]:
+    """Copy (source, relative name) pairs under ``dest``; returns (files, lines)."""
+    lines = 0
+    for source, name in files:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        lines += source.read_bytes().count(b"\n")
+    return len(files), lines
+
+
+def corpus_files() -> dict[str, list[tuple[Path, str]]]:
+    """The pinned corpus from tests/corpus.py: {part: [(file, name relative to the copy)]}."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import pytest
+
+    from corpus import corpus
+
+    try:
+        transformers = corpus("transformers-4.46.3") / "transformers"
+        flax = corpus("flax-0.8.5") / "flax-0.8.5" / "flax"
+    except pytest.skip.Exception as error:
+        sys.exit(f"bench: cannot get the corpus: {error}")
+    return {
+        "transformers 4.46.3 (modeling_flax_*)": [
+            (p, f"transformers/{p.relative_to(transformers).as_posix()}")
+            for p in sorted(transformers.rglob("*.py"))
+        ],
+        "flax 0.8.5 (flax/)": [
+            (p, f"flax/{p.relative_to(flax).as_posix()}") for p in sorted(flax.rglob("*.py"))
+        ],
+    }
+
+
+def findings(stdout: str) -> list[dict]:
+    """JSON findings sorted by (filename, row, column, code); the whole record breaks ties."""
+
+    def key(f: dict) -> tuple:
+        return f["filename"], f["location"]["row"], f["location"]["column"], f["code"], json.dumps(f)
+
+    return sorted(json.loads(stdout), key=key)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs per command (default 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    help_text = subprocess.run([FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
+    available = {flag for flag in NEW_FLAGS if flag in help_text}
+
+    tmp = Path(tempfile.mkdtemp(prefix="flaxprec-bench-"))
+    cache = tmp / "cache"
+    parts, total = corpus_files(), [0, 0]
+    print(f"corpus in {tmp}/corpus")
+    for part, files in parts.items():
+        count, lines = copy_corpus(files, tmp / "corpus")
+        total = [total[0] + count, total[1] + lines]
+        print(f"  {part}: {count} files, {lines} lines")
+    print(f"  total: {total[0]} files, {total[1]} lines")
+    every = sorted((f for files in parts.values() for f in files), key=lambda f: f[1])
+    half_count, half_lines = copy_corpus(every[::2], tmp / "half")
+    print(f"  half (every other file): {half_count} files, {half_lines} lines")
+    (tmp / "files.txt").write_text("\n".join(str(tmp / "corpus" / name) for _, name in every))
+
+    memo: dict[tuple[str, ...], list[Run]] = {}
+
+    def command(options: list[str], path: str) -> tuple[list[str], list[str]]:
+        """``flaxprec check`` with ``options``, less the new flags this flaxprec lacks (also returned)."""
+        cmd, missing, i = [FLAXPREC, "check"], [], 0
+        while i < len(options):
+            takes = options[i] in ("--cache-dir", "--jobs")
+            if options[i] in NEW_FLAGS and options[i] not in available:
+                missing.append(options[i])
+            else:
+                cmd += options[i : i + 1 + takes]
+            i += 1 + takes
+        return [*cmd, path], missing
+
+    def flaxprec(name: str, options: list[str], path: str, prime: bool = False, repeat: int = 0) -> Row:
+        """A flaxprec row, run ``repeat`` times (after one priming run if ``prime``); memoized."""
+        cmd, missing = command(options, path)
+        key = (*cmd, str(prime))
+        if key not in memo:
+            if prime:
+                run_once(cmd, tmp)
+            memo[key] = []
+            for _ in range(repeat or args.repeat):
+                if "--no-cache" in missing and "--cache-dir" not in options:  # cold without --no-cache
+                    for stale in [cache, *tmp.rglob(".flaxprec_cache")]:
+                        shutil.rmtree(stale, ignore_errors=True)
+                memo[key].append(run_once(cmd, tmp))
+        return Row(name, memo[key], missing)
+
+    def plain(name: str, cmd: list[str], target: str = "info") -> Row:
+        return Row(name, [run_once(cmd, tmp) for _ in range(args.repeat)], target=target)
+
+    def floor(name: str, kind: str) -> Row:
+        row = plain(name, [PYTHON, "-c", FLOOR, kind, str(tmp / "files.txt")], target="floor")
+        row.runs = [Run(float(r.stdout), r.rss_mb, r.code, "") for r in row.runs]
+        return row
+
+    ruff_cmd = [RUFF, "check", "--select", "ALL", "--no-cache", "corpus"]
+    ruff = plain("ruff check --select ALL --no-cache", ruff_cmd, target="reference")
+    base = ruff.median
+    cold_serial = flaxprec("flaxprec cold serial (-j 1)", ["--no-cache", "--jobs", "1"], "corpus")
+    cold = flaxprec("flaxprec cold parallel", ["--no-cache"], "corpus")
+    cold.target, cold.passed = "<= 1.00x ruff", cold.median <= base
+    warm = flaxprec("flaxprec warm (cache hit)", ["--cache-dir", str(cache)], "corpus", prime=True)
+    warm.target, warm.passed = "<= 0.25x ruff", warm.median <= 0.25 * base
+    # Linearity: whole / half corpus time against the ratio of their lines (10% slack for noise).
+    half = flaxprec("flaxprec cold serial, half corpus", ["--no-cache", "--jobs", "1"], "half")
+    ratio, allowed = cold_serial.median / half.median, 1.10 * total[1] / half_lines
+    half.target, half.passed = f"all/half x{ratio:.2f} <= x{allowed:.2f}", ratio <= allowed
+    imports = plain('python -c "import libcst, click"', [PYTHON, "-c", "import libcst, click"], "floor")
+    one = flaxprec(f"one file, cold: {Path(ONE_FILE).name}", ["--no-cache"], f"corpus/{ONE_FILE}")
+    one.target = f"<= 1.5x import ({1.5 * imports.median:.2f}s)"
+    one.passed = one.median <= 1.5 * imports.median
+    rows = [ruff, cold_serial, cold, warm, half, one, imports, floor("ast.parse floor", "ast")]
+    rows.append(floor("libcst.parse_module floor", "libcst"))
+
+    print(f"\nruns per command: {args.repeat}; {os.cpu_count()} cores; times in seconds\n")
+    columns = f"{'median':>7} {'min':>7} {'max':>7} {'x ruff':>7} {'peak MB':>8}"
+    header = f"{'name':38} {columns}  {'target':28} verdict"
+    print(header + "\n" + "-" * len(header))
+    for row in rows:
+        seconds = [r.seconds for r in row.runs]
+        verdict = "-" if row.passed is None else "PASS" if row.passed else "FAIL"
+        if row.missing:
+            verdict = f"not available yet ({', '.join(row.missing)})"
+        print(
+            f"{row.name:38} {row.median:7.3f} {min(seconds):7.3f} {max(seconds):7.3f} "
+            f"{row.median / base:6.2f}x {max(r.rss_mb for r in row.runs):8.1f}  {row.target:28} {verdict}"
+        )
+    largest = max(r.rss_mb for row in (cold_serial, cold, warm, half, one) for r in row.runs)
+    tree = sampled_peak_mb(command(["--no-cache"], "corpus")[0], tmp)
+    for name, mb in (("peak RSS, largest flaxprec process", largest), ("peak RSS, cold parallel tree", tree)):
+        print(f"{name:38} {'':31} {mb:8.1f}  {'<= 250 MB':28} {'PASS' if mb <= 250 else 'FAIL'}")
+
+    # Identical findings: concise lines of every timed corpus run, then the JSON reports.
+    problems = []
+    reference = sorted(cold_serial.runs[0].stdout.splitlines())
+    for row in (cold_serial, cold, warm):
+        if any(sorted(r.stdout.splitlines()) != reference for r in row.runs):
+            problems.append(f"{row.name}: concise output differs from the first cold serial run")
+    reports = {}
+    for name, options in (
+        ("cold serial", ["--no-cache", "--jobs", "1"]),
+        ("cold parallel", ["--no-cache"]),
+        ("warm", ["--cache-dir", str(cache)]),
+    ):
+        json_options = [*options, "--output-format", "json"]
+        row = flaxprec(f"json {name}", json_options, "corpus", prime=(name == "warm"), repeat=1)
+        reports[name] = findings(row.runs[-1].stdout)
+    for name, report in reports.items():
+        if report != reports["cold serial"]:
+            extra = len([f for f in report if f not in reports["cold serial"]])
+            lost = len([f for f in reports["cold serial"] if f not in report])
+            problems.append(f"json {name} differs from cold serial: {extra} extra, {lost} missing findings")
+    if not problems:
+        print(f"\nidentical findings in every mode: {len(reports['cold serial'])} (json), concise output too")
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if problems:
+        print("!!! FINDINGS DIFFER BETWEEN MODES !!!\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
