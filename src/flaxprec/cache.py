@@ -23,12 +23,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location
+from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location, TextEdit
 from flaxprec.gate import CallSketch, StatementSketch
 from flaxprec.imports import ImportMap
 from flaxprec.project import ClassSummary, FileSummary
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 def build_id() -> str:
@@ -196,7 +196,15 @@ def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
 
 
 def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:
-    fix = None if d.fix is None else {"title": d.fix.title, "applicability": d.fix.applicability.value}
+    fix = None
+    if d.fix is not None:
+        text = None
+        if d.fix.text is not None:
+            text = [
+                [*dataclasses.astuple(e.location), *dataclasses.astuple(e.end_location), e.content]
+                for e in d.fix.text
+            ]
+        fix = {"title": d.fix.title, "applicability": d.fix.applicability.value, "text": text}
     return {
         "code": d.code,
         "name": d.name,
@@ -209,6 +217,15 @@ def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
+def _fix_from_json(entry: dict[str, Any]) -> Fix:
+    text = None
+    if entry["text"] is not None:
+        text = tuple(
+            TextEdit(Location(a, b), Location(c, d), content) for a, b, c, d, content in entry["text"]
+        )
+    return Fix(entry["title"], Applicability(entry["applicability"]), (), text=text)
+
+
 def diagnostic_from_json(entry: dict[str, Any]) -> Diagnostic:
     fix = entry["fix"]
     return Diagnostic(
@@ -219,5 +236,5 @@ def diagnostic_from_json(entry: dict[str, Any]) -> Diagnostic:
         location=Location(*entry["location"]),
         end_location=Location(*entry["end_location"]),
         statement_row=entry["statement_row"],
-        fix=None if fix is None else Fix(fix["title"], Applicability(fix["applicability"]), ()),
+        fix=None if fix is None else _fix_from_json(fix),
     )

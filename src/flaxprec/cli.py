@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flaxprec.config import Settings
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.engine import Checker, Unit
+    from flaxprec.project import ProjectIndex
 
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
@@ -158,6 +159,9 @@ def _color() -> bool:
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for analysis (default: the CPU count)."
+)
+@click.option(
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
     envvar="FLAXPREC_CACHE_DIR",
@@ -180,6 +184,7 @@ def check(
     quiet: bool,
     add_noqa: bool,
     no_cache: bool,
+    jobs: int | None,
     cache_dir: Path | None,
 ) -> None:
     """Report mixed-precision problems in PATHS (default: the current directory)."""
@@ -190,6 +195,7 @@ def check(
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     checker = _checker(settings)
+    checker.jobs = jobs or os.cpu_count() or 1
     if not no_cache and stdin_filename is None:
         from flaxprec.cache import Cache
 
@@ -226,11 +232,14 @@ def _fixed_source(checker: Checker, units: Sequence[Unit]) -> Callable[[Diagnost
     """
     by_name = {unit.filename: unit for unit in units}
     analysed: dict[str, tuple[FileModel | None, list[Diagnostic]]] = {}
+    indexes: list[ProjectIndex] = []  # built once, on the first preview
 
     def fresh(diagnostic: Diagnostic) -> tuple[FileModel | None, Diagnostic | None]:
         unit = by_name[diagnostic.filename]
+        if not indexes:
+            indexes.append(checker.index_units(units))
         if unit.filename not in analysed:
-            analysed[unit.filename] = checker.diagnose(unit, checker.index_units(units))
+            analysed[unit.filename] = checker.diagnose(unit, indexes[0])
         model, found = analysed[unit.filename]
         span = (diagnostic.code, diagnostic.location, diagnostic.end_location)
         return model, next((d for d in found if (d.code, d.location, d.end_location) == span), None)
@@ -239,6 +248,10 @@ def _fixed_source(checker: Checker, units: Sequence[Unit]) -> Callable[[Diagnost
         unit = by_name.get(diagnostic.filename)
         if diagnostic.fix is None or unit is None or unit.text.endswith("\r"):
             return None
+        if diagnostic.fix.text is not None:  # computed with the finding: no second analysis
+            from flaxprec.fix_text import apply_text
+
+            return apply_text(unit.text, diagnostic.fix.text)
         model, match = fresh(diagnostic)
         fix = match.fix if match is not None else None
         if model is None or fix is None:

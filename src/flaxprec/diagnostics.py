@@ -102,11 +102,23 @@ class ImportNeed:
 
 
 @dataclass(frozen=True)
+class TextEdit:
+    """A fix as text: replace ``location`` (inclusive) .. ``end_location`` (exclusive) by ``content``."""
+
+    location: Location
+    end_location: Location
+    content: str
+
+
+@dataclass(frozen=True)
 class Fix:
     title: str
     applicability: Applicability
     edits: tuple[Edit, ...]
     imports: tuple[ImportNeed, ...] = ()
+    # The same fix as text edits on the file, when the engine could compute them without rewriting the
+    # whole file: what reports show and the cache keeps (``edits`` point into a syntax tree).
+    text: tuple[TextEdit, ...] | None = None
 
 
 @dataclass(frozen=True, order=True)

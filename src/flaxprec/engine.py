@@ -10,15 +10,18 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import multiprocessing
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flaxprec.cache import Cache, content_key, summary_to_json
+from flaxprec.cache import Cache, content_key, diagnostic_from_json, diagnostic_to_json, summary_to_json
 from flaxprec.catalogue import Catalogue, load_catalogue
 from flaxprec.diagnostics import Diagnostic, Location
+from flaxprec.fix_text import attach_text_edits
 from flaxprec.gate import Slice, StatementSketch, plan, sketch, slice_source
 from flaxprec.imports import module_name_for
 from flaxprec.project import FileSummary, ProjectIndex, summarize
@@ -62,6 +65,7 @@ class Checker:
     select: Selector = _select_default
     context: RuleContext = field(default_factory=RuleContext)
     cache: Cache | None = None  # per-file summaries and findings of earlier runs (``flaxprec check`` only)
+    jobs: int = 1  # worker processes for the libcst stage
 
     def rules_for(self, filename: str) -> list[Rule]:
         return [rule for rule in all_rules() if self.select(rule, filename)]
@@ -70,6 +74,8 @@ class Checker:
 
     def summarize(self, unit: Unit) -> None:
         """The ``ast`` stage: class summaries for the index; a syntax error ends the file's journey here."""
+        if unit.summary is not None or unit.error is not None:
+            return  # done already (an index is rebuilt from the same units, e.g. for fix previews)
         key = None
         if self.cache is not None and unit.source is not None:
             key = content_key(unit.source.raw, unit.filename, unit.module_name, str(unit.is_package))
@@ -183,21 +189,47 @@ class Checker:
         return index
 
     def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
+        """Findings of every unit, in unit order: from the cache, else analysed (in parallel if allowed)."""
         index = self.index_units(units)
-        if self.cache is None:
-            return [d for unit in units for d in self.diagnose(unit, index, sliced=True)[1]]
-        cache, digest = self.cache, index_digest(units)
-        results: list[Diagnostic] = []
+        cache = self.cache
+        digest = index_digest(units) if cache is not None else ""
+        keys: list[str | None] = []
+        found: list[list[Diagnostic] | None] = []
         for unit in units:
-            key = content_key(unit.source.raw, unit.filename, digest) if unit.source is not None else None
-            found = cache.findings(key) if key is not None else None
-            if found is None:
-                found = self.diagnose(unit, index, sliced=True)[1]
-                if key is not None:
-                    cache.store_findings(key, found)
-            results.extend(found)
-        cache.save()
-        return results
+            key = None
+            if cache is not None and unit.source is not None:
+                key = content_key(unit.source.raw, unit.filename, digest)
+            keys.append(key)
+            found.append(cache.findings(key) if cache is not None and key is not None else None)
+        pending = [i for i, result in enumerate(found) if result is None]
+        for i, result in zip(pending, self._analyse_all([units[i] for i in pending], index), strict=True):
+            found[i] = result
+            if cache is not None and keys[i] is not None:
+                cache.store_findings(keys[i], result)  # type: ignore[arg-type]
+        if cache is not None:
+            cache.save()
+        return [d for result in found for d in result or ()]
+
+    def _analyse_all(self, units: Sequence[Unit], index: ProjectIndex) -> list[list[Diagnostic]]:
+        """Sliced analysis of ``units``; with ``jobs > 1`` in forked worker processes (same results)."""
+        heavy = [u for u in units if u.error is None and self.might_flag(u, index)]
+        if self.jobs <= 1 or len(heavy) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return [self.diagnose(unit, index, sliced=True)[1] for unit in units]
+        import libcst  # noqa: F401  # imported once here, inherited by every forked worker
+
+        global _WORK
+        _WORK = (self, index, units)
+        try:
+            context = multiprocessing.get_context("fork")
+            workers = min(self.jobs, len(heavy))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                # Largest files first: the pool's tail is then short.
+                order = sorted(range(len(units)), key=lambda i: -len(units[i].text))
+                chunks = pool.map(_diagnose_in_worker, order, chunksize=1)
+                results: dict[int, list[Diagnostic]] = dict(zip(order, chunks, strict=True))
+        finally:
+            _WORK = None
+        return [results[i] for i in range(len(units))]
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -208,6 +240,17 @@ class Checker:
     def check_paths(self, files: Iterable[Path], display: Callable[[Path], str] = str) -> list[Diagnostic]:
         units, errors = load_units(files, display)
         return sorted(self.selected_errors(errors) + self.check_units(units), key=Diagnostic.sort_key)
+
+
+_WORK: tuple[Checker, ProjectIndex, Sequence[Unit]] | None = None  # what forked workers inherit
+
+
+def _diagnose_in_worker(position: int) -> list[Diagnostic]:
+    """Runs in a forked worker: analyse one unit and return plain findings (no syntax tree crosses)."""
+    assert _WORK is not None
+    checker, index, units = _WORK
+    found = checker.diagnose(units[position], index, sliced=True)[1]
+    return [diagnostic_from_json(diagnostic_to_json(d)) for d in found]
 
 
 def index_digest(units: Sequence[Unit]) -> str:
@@ -265,6 +308,8 @@ def locate(
         return lines[line - 1] if lines is not None else line
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    diagnostics = list(diagnostics)
+    attach_text_edits(module, positions, diagnostics, row)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
             span = positions[diagnostic.node]

@@ -16,21 +16,12 @@ from pathlib import Path
 
 import click
 
-from flaxprec.diagnostics import Applicability, Diagnostic, Location, ReplaceText
+from flaxprec.diagnostics import Applicability, Diagnostic, Location, ReplaceText, TextEdit
 from flaxprec.report.rule_info import RuleInfo
 from flaxprec.suppress import NoqaIndex, apply_text_edits, noqa_row, parse_noqa, split_lines
 
 FixedSource = Callable[[Diagnostic], "str | None"]
 FIX_COMMAND = "flaxprec fix --apply"
-
-
-@dataclass(frozen=True)
-class TextEdit:
-    """A fix as text: replace ``location`` (inclusive) .. ``end_location`` (exclusive) by ``content``."""
-
-    location: Location
-    end_location: Location
-    content: str
 
 
 @dataclass

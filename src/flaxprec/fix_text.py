@@ -1,0 +1,74 @@
+"""Fixes as text edits, computed where the tree and its positions are already at hand.
+
+A report that shows a fix (``full``, ``json``, ``sarif``, ``--show-fixes``) needs it as text. Rewriting the
+whole file per finding costs a transform and a re-parse each; a fix that only changes call arguments is
+instead the rewritten call spliced over the call's span, computed right after the rules ran. Fixes that
+add an import or replace other nodes keep ``text=None`` and are rendered by applying them to the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from flaxprec.diagnostics import CallEdit, CallOp, Diagnostic, Location, ReplaceText, TextEdit
+
+if TYPE_CHECKING:
+    import libcst as cst
+    from libcst.metadata import CodeRange
+
+
+def attach_text_edits(
+    module: cst.Module,
+    positions: Mapping[cst.CSTNode, CodeRange],
+    diagnostics: Iterable[Diagnostic],
+    row: Callable[[int], int],
+) -> None:
+    """Set ``fix.text`` on every finding whose fix is call-argument edits only (``row`` maps slice rows)."""
+    from flaxprec.call_rewrite import RewriteError, rewrite_call
+
+    for diagnostic in diagnostics:
+        fix = diagnostic.fix
+        if fix is None or fix.imports or fix.text is not None:
+            continue
+        calls: dict[int, tuple[cst.Call, list[CallOp], tuple[str, ...]]] = {}
+        text: list[TextEdit] = []
+        for edit in fix.edits:
+            if isinstance(edit, CallEdit) and edit.call in positions:
+                call, ops, signature = calls.setdefault(id(edit.call), (edit.call, [], edit.signature))
+                ops.extend(edit.ops)
+                if len(edit.signature) > len(signature):
+                    calls[id(edit.call)] = (call, ops, edit.signature)
+            elif isinstance(edit, ReplaceText):
+                start, end = Location(edit.row, edit.start_col + 1), Location(edit.row, edit.end_col + 1)
+                text.append(TextEdit(start, end, edit.value))
+            else:
+                break
+        else:
+            try:
+                for call, ops, signature in calls.values():
+                    new = rewrite_call(call, ops, signature).with_changes(lpar=(), rpar=())
+                    span = positions[call]  # excludes the call's own parentheses, as ``new`` now does
+                    start = Location(row(span.start.line), span.start.column + 1)
+                    end = Location(row(span.end.line), span.end.column + 1)
+                    text.append(TextEdit(start, end, module.code_for_node(new)))
+            except RewriteError:
+                continue
+            diagnostic.fix = dataclasses.replace(fix, text=tuple(sorted(text, key=lambda e: e.location)))
+
+
+def apply_text(source: str, edits: Sequence[TextEdit]) -> str:
+    """``source`` with non-overlapping ``edits`` applied (rows and columns 1-based, characters)."""
+    from flaxprec.suppress import split_lines
+
+    starts = [0]
+    for line in split_lines(source):
+        starts.append(starts[-1] + len(line))
+
+    def offset(location: Location) -> int:
+        return starts[location.row - 1] + location.column - 1
+
+    for edit in sorted(edits, key=lambda e: e.location, reverse=True):
+        source = source[: offset(edit.location)] + edit.content + source[offset(edit.end_location) :]
+    return source
