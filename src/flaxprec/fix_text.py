@@ -28,6 +28,7 @@ def attach_text_edits(
     """Set ``fix.text`` on every finding whose fix is call-argument edits only (``row`` maps slice rows)."""
     from flaxprec.call_rewrite import RewriteError, rewrite_call
 
+    lines = module.code.splitlines(keepends=True)
     for diagnostic in diagnostics:
         fix = diagnostic.fix
         if fix is None or fix.imports or fix.text is not None:
@@ -50,12 +51,37 @@ def attach_text_edits(
                 for call, ops, signature in calls.values():
                     new = rewrite_call(call, ops, signature).with_changes(lpar=(), rpar=())
                     span = positions[call]  # excludes the call's own parentheses, as ``new`` now does
+                    content = _in_context(module, lines, call, span, module.code_for_node(new))
                     start = Location(row(span.start.line), span.start.column + 1)
                     end = Location(row(span.end.line), span.end.column + 1)
-                    text.append(TextEdit(start, end, module.code_for_node(new)))
-            except RewriteError:
+                    text.append(TextEdit(start, end, content))
+            except (RewriteError, _NoContext):
                 continue
             diagnostic.fix = dataclasses.replace(fix, text=tuple(sorted(text, key=lambda e: e.location)))
+
+
+class _NoContext(Exception):
+    """The block indentation around a multi-line call could not be worked out: no text edit then."""
+
+
+def _in_context(module: cst.Module, lines: list[str], call: cst.Call, span: CodeRange, code: str) -> str:
+    """``code`` with the enclosing block's indentation on its continuation lines, as the file has it.
+
+    ``code_for_node`` prints a call as if at column 0 of an unindented block; the original call's own
+    text beside its printed form tells which prefix the file adds to each continuation line.
+    """
+    if "\n" not in code and "\r" not in code:
+        return code
+    printed = module.code_for_node(call.with_changes(lpar=(), rpar=())).splitlines()
+    original = lines[span.start.line - 1 : span.end.line]
+    if len(printed) < 2 or len(original) != len(printed):
+        raise _NoContext
+    second, printed_second = original[1].rstrip("\r\n"), printed[1]
+    if not second.endswith(printed_second):
+        raise _NoContext
+    prefix = second[: len(second) - len(printed_second)]
+    first, *rest = code.splitlines(keepends=True)
+    return first + "".join(prefix + line if line.strip() else line for line in rest)
 
 
 def apply_text(source: str, edits: Sequence[TextEdit]) -> str:

@@ -1,0 +1,49 @@
+"""Text edits computed with the findings equal the reference rewrite (apply_edits) of the same fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from flaxprec.apply_edits import apply_edits
+from flaxprec.cli import main
+from flaxprec.engine import Checker, Unit
+from flaxprec.fix_text import apply_text
+
+CASES = sorted(p for p in FIXTURES.rglob("*.py") if not p.name.endswith(".fixed.py"))
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.relative_to(FIXTURES).as_posix())
+def test_text_edits_match_the_rewriter(path: Path) -> None:
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    checker = Checker()
+    unit = Unit(path.name, text, path.stem)
+    model, found = checker.diagnose(unit, checker.index_units([unit]))
+    with_text = [d for d in found if d.fix is not None and d.fix.text is not None]
+    for diagnostic in with_text:
+        assert model is not None and diagnostic.fix is not None and diagnostic.fix.text is not None
+        expected = apply_edits(model.module, diagnostic.fix.edits, diagnostic.fix.imports).code
+        assert apply_text(text, diagnostic.fix.text) == expected, (diagnostic.code, diagnostic.location)
+
+
+def test_every_call_argument_fix_has_text() -> None:
+    """FLX001/5/6 fixes only touch arguments: all of them come with text edits."""
+    checker = Checker()
+    source = (FIXTURES / "FLX001" / "compact_and_setup.py").read_text(encoding="utf-8")
+    found = checker.check_source(source, "compact_and_setup.py")
+    assert found and all(d.fix is not None and d.fix.text is not None for d in found)
+
+
+def test_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(FIXTURES)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(main, ["check", ".", "--no-cache", "-j", jobs, "--output-format", "json"])
+        assert result.exit_code == 1, result.output
+        outputs.append(json.loads(result.output))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) > 50
