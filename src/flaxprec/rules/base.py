@@ -162,3 +162,23 @@ def is_swapped(dtype: DtypeKind | None, param: DtypeKind | None) -> bool:
     literal = dtype in (DtypeKind.FP32, DtypeKind.NONE) and param is DtypeKind.HALF
     fields = dtype is DtypeKind.PARAM and param is DtypeKind.COMPUTE
     return literal or fields
+
+
+def not_forwarded(construction: Construction, name: str) -> str | None:
+    """The enclosing module's expression for ``name`` ("dtype"/"param_dtype") when the layer takes that
+    argument, does not receive it, and the module has one to give; else None.
+
+    A partial built inside such a module is reported (and fixed) at the partial itself, not at its calls.
+    """
+
+    def owner_value(owner: Owner | None) -> str | None:
+        if owner is None:
+            return None
+        return owner.compute_dtype if name == "dtype" else owner.param_dtype
+
+    takes = construction.spec.has_dtype if name == "dtype" else construction.spec.has_param_dtype
+    value = owner_value(construction.owner)
+    if not takes or value is None or construction.passes(name) or construction.opaque:
+        return None
+    origin = construction.partial_origin
+    return None if origin is not None and owner_value(origin.owner) is not None else value

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
 from flaxprec.dtypes import DtypeKind
-from flaxprec.rules.base import Rule, RuleContext, dtype_kind, float32_expr, is_tied_embedding, is_vocab_head
+from flaxprec.rules.base import (
+    Rule,
+    RuleContext,
+    dtype_kind,
+    float32_expr,
+    is_tied_embedding,
+    is_vocab_head,
+    not_forwarded,
+)
 
-
-def _applies(construction: Construction) -> bool:
-    owner = construction.owner
-    if not construction.spec.has_dtype or owner is None or owner.compute_dtype is None:
-        return False
-    if construction.passes("dtype") or construction.opaque:
-        return False
-    origin = construction.partial_origin
-    # A partial built inside a module with a compute dtype is reported (or fixed) at the partial itself.
-    return not (origin is not None and origin.owner is not None and origin.owner.compute_dtype is not None)
+if TYPE_CHECKING:
+    from flaxprec.analysis import Construction, FileModel
 
 
 def _uncast_lookups(model: FileModel, construction: Construction) -> list[ReplaceNode] | None:
@@ -55,11 +55,12 @@ def _consequence(model: FileModel, construction: Construction) -> str:
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for construction in model.constructions:
-        if not _applies(construction):
+        expr = not_forwarded(construction, "dtype")
+        if expr is None:
             continue
         owner = construction.owner
-        assert owner is not None and owner.compute_dtype is not None
-        callee, expr = construction.callee, owner.compute_dtype
+        assert owner is not None
+        callee = construction.callee
         if is_vocab_head(construction):
             message = (
                 f"`{callee}` (vocabulary projection) built without `dtype`: its float32 params make the "
@@ -99,6 +100,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import Construction, FileModel

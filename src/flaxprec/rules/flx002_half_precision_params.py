@@ -22,6 +22,9 @@ from flaxprec.rules.base import (
     source,
 )
 
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
+
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     if context.allow_half_params:
@@ -60,6 +63,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import FileModel

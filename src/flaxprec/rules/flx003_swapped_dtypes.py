@@ -23,6 +23,9 @@ from flaxprec.rules.base import (
     source,
 )
 
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
+
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for construction in model.constructions:
@@ -62,6 +65,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import FileModel

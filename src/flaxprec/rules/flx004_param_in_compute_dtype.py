@@ -14,6 +14,9 @@ from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, Repla
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import Rule, RuleContext, dtype_kind, param_storage_expr, source
 
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
+
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for creation in model.params:
@@ -45,6 +48,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import FileModel

@@ -10,26 +10,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, SetKeyword
-from flaxprec.rules.base import Rule, RuleContext
+from flaxprec.rules.base import Rule, RuleContext, not_forwarded
 
-
-def _applies(construction: Construction) -> bool:
-    owner = construction.owner
-    if not construction.spec.has_param_dtype or owner is None or owner.param_dtype is None:
-        return False
-    if construction.passes("param_dtype") or construction.opaque:
-        return False
-    origin = construction.partial_origin
-    return not (origin is not None and origin.owner is not None and origin.owner.param_dtype is not None)
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for construction in model.constructions:
-        if not _applies(construction):
+        expr = not_forwarded(construction, "param_dtype")
+        if expr is None:
             continue
         owner = construction.owner
-        assert owner is not None and owner.param_dtype is not None
-        expr = owner.param_dtype
+        assert owner is not None
         message = (
             f"`{construction.callee}` built without `param_dtype`: `{owner.facts.name}` declares one "
             f"(`{expr}`) but this layer never receives it"
@@ -46,6 +39,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import Construction, FileModel

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, PositionalToKeyword
 from flaxprec.rules.base import Rule, RuleContext
 
+if TYPE_CHECKING:
+    from flaxprec.analysis import FileModel
+
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
     for construction in model.constructions:
@@ -45,6 +48,3 @@ RULE = Rule(
     check=check,
     gated=True,
 )
-
-if TYPE_CHECKING:
-    from flaxprec.analysis import FileModel
