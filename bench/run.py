@@ -17,7 +17,9 @@ if they differ or if any run fails (exit code not 0/1).
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +38,7 @@ BIN = Path(sys.executable).parent
 FLAXPREC, RUFF, PYTHON = str(BIN / "flaxprec"), str(BIN / "ruff"), sys.executable
 NEW_FLAGS = ("--no-cache", "--cache-dir", "--jobs")  # issue 6 adds them; rows without them still run
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+SERIAL = ["--no-cache", "--jobs", "1"]
 ONE_FILE = "transformers/models/bert/modeling_flax_bert.py"
 FLOOR = """import sys, time
 sources = [open(p, "rb").read() for p in open(sys.argv[2]).read().splitlines()]
@@ -53,7 +57,6 @@ print(time.perf_counter() - start)
 class Run:
     seconds: float
     rss_mb: float
-    code: int
     stdout: str
 
 
@@ -90,28 +93,22 @@ def run_once(cmd: list[str], cwd: Path) -> Run:
         rss_kb = int(rss_file.read_text().split()[-1]) if GNU_TIME and proc.returncode in (0, 1) else 0
     if proc.returncode not in (0, 1):
         sys.exit(f"\n!!! FAILED (exit {proc.returncode}): {' '.join(cmd)}\n{stderr[-3000:]}")
-    return Run(seconds, (rss_kb or usage.ru_maxrss) / 1024, proc.returncode, stdout)
+    return Run(seconds, (rss_kb or usage.ru_maxrss) / 1024, stdout)
 
 
 def tree_rss_mb(pid: int) -> float:
     """Resident MB of ``pid`` and all its descendants, from /proc."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    tree, total = {pid}, 0
+        with contextlib.suppress(OSError, IndexError, ValueError):  # not a process, or gone
+            parents[int(entry.name)] = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+    tree, pages = {pid}, 0
     while grown := {p for p, parent in parents.items() if parent in tree} - tree:
         tree |= grown
     for p in tree:
-        try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            pages += int(Path(f"/proc/{p}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sampled_peak_mb(cmd: list[str], cwd: Path) -> float:
@@ -143,19 +140,24 @@ def corpus_files() -> dict[str, list[tuple[Path, str]]]:
     from corpus import corpus
 
     try:
-        transformers = corpus("transformers-4.46.3") / "transformers"
-        flax = corpus("flax-0.8.5") / "flax-0.8.5" / "flax"
+        roots = {
+            "transformers 4.46.3 (modeling_flax_*)": corpus("transformers-4.46.3") / "transformers",
+            "flax 0.8.5 (flax/)": corpus("flax-0.8.5") / "flax-0.8.5" / "flax",
+        }
     except pytest.skip.Exception as error:
         sys.exit(f"bench: cannot get the corpus: {error}")
     return {
-        "transformers 4.46.3 (modeling_flax_*)": [
-            (p, f"transformers/{p.relative_to(transformers).as_posix()}")
-            for p in sorted(transformers.rglob("*.py"))
-        ],
-        "flax 0.8.5 (flax/)": [
-            (p, f"flax/{p.relative_to(flax).as_posix()}") for p in sorted(flax.rglob("*.py"))
-        ],
+        part: [(p, p.relative_to(root.parent).as_posix()) for p in sorted(root.rglob("*.py"))]
+        for part, root in roots.items()
     }
+
+
+def source_digest() -> str:
+    """Digest of the installed flaxprec package's files, to notice edits made while the benchmark runs."""
+    spec = importlib.util.find_spec("flaxprec")
+    package = Path(spec.origin if spec and spec.origin else __file__).parent
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
 
 
 def findings(stdout: str) -> list[dict]:
@@ -168,24 +170,21 @@ def findings(stdout: str) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = ArgumentParser(description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="runs per command (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     help_text = subprocess.run([FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
     available = {flag for flag in NEW_FLAGS if flag in help_text}
+    digest = source_digest()
 
     tmp = Path(tempfile.mkdtemp(prefix="flaxprec-bench-"))
-    cache = tmp / "cache"
-    parts, total = corpus_files(), [0, 0]
+    cache, parts = tmp / "cache", corpus_files()
     print(f"corpus in {tmp}/corpus")
-    for part, files in parts.items():
-        count, lines = copy_corpus(files, tmp / "corpus")
-        total = [total[0] + count, total[1] + lines]
+    counts = {part: copy_corpus(files, tmp / "corpus") for part, files in parts.items()}
+    total = [sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())]
+    for part, (count, lines) in [*counts.items(), ("total", total)]:
         print(f"  {part}: {count} files, {lines} lines")
-    print(f"  total: {total[0]} files, {total[1]} lines")
     every = sorted((f for files in parts.values() for f in files), key=lambda f: f[1])
     half_count, half_lines = copy_corpus(every[::2], tmp / "half")
     print(f"  half (every other file): {half_count} files, {half_lines} lines")
@@ -225,19 +224,20 @@ def main() -> int:
 
     def floor(name: str, kind: str) -> Row:
         row = plain(name, [PYTHON, "-c", FLOOR, kind, str(tmp / "files.txt")], target="floor")
-        row.runs = [Run(float(r.stdout), r.rss_mb, r.code, "") for r in row.runs]
+        row.runs = [Run(float(r.stdout), r.rss_mb, "") for r in row.runs]
         return row
 
+    serial, cold_options, warm_options = SERIAL, ["--no-cache"], ["--cache-dir", str(cache)]
     ruff_cmd = [RUFF, "check", "--select", "ALL", "--no-cache", "corpus"]
     ruff = plain("ruff check --select ALL --no-cache", ruff_cmd, target="reference")
     base = ruff.median
-    cold_serial = flaxprec("flaxprec cold serial (-j 1)", ["--no-cache", "--jobs", "1"], "corpus")
-    cold = flaxprec("flaxprec cold parallel", ["--no-cache"], "corpus")
+    cold_serial = flaxprec("flaxprec cold serial (-j 1)", serial, "corpus")
+    cold = flaxprec("flaxprec cold parallel", cold_options, "corpus")
     cold.target, cold.passed = "<= 1.00x ruff", cold.median <= base
-    warm = flaxprec("flaxprec warm (cache hit)", ["--cache-dir", str(cache)], "corpus", prime=True)
+    warm = flaxprec("flaxprec warm (cache hit)", warm_options, "corpus", prime=True)
     warm.target, warm.passed = "<= 0.25x ruff", warm.median <= 0.25 * base
     # Linearity: whole / half corpus time against the ratio of their lines (10% slack for noise).
-    half = flaxprec("flaxprec cold serial, half corpus", ["--no-cache", "--jobs", "1"], "half")
+    half = flaxprec("flaxprec cold serial, half corpus", serial, "half")
     ratio, allowed = cold_serial.median / half.median, 1.10 * total[1] / half_lines
     half.target, half.passed = f"all/half x{ratio:.2f} <= x{allowed:.2f}", ratio <= allowed
     imports = plain('python -c "import libcst, click"', [PYTHON, "-c", "import libcst, click"], "floor")
@@ -261,7 +261,7 @@ def main() -> int:
             f"{row.median / base:6.2f}x {max(r.rss_mb for r in row.runs):8.1f}  {row.target:28} {verdict}"
         )
     largest = max(r.rss_mb for row in (cold_serial, cold, warm, half, one) for r in row.runs)
-    tree = sampled_peak_mb(command(["--no-cache"], "corpus")[0], tmp)
+    tree = sampled_peak_mb(command(cold_options, "corpus")[0], tmp)
     for name, mb in (("peak RSS, largest flaxprec process", largest), ("peak RSS, cold parallel tree", tree)):
         print(f"{name:38} {'':31} {mb:8.1f}  {'<= 250 MB':28} {'PASS' if mb <= 250 else 'FAIL'}")
 
@@ -272,25 +272,25 @@ def main() -> int:
         if any(sorted(r.stdout.splitlines()) != reference for r in row.runs):
             problems.append(f"{row.name}: concise output differs from the first cold serial run")
     reports = {}
-    for name, options in (
-        ("cold serial", ["--no-cache", "--jobs", "1"]),
-        ("cold parallel", ["--no-cache"]),
-        ("warm", ["--cache-dir", str(cache)]),
-    ):
+    for name, options in (("cold serial", serial), ("cold parallel", cold_options), ("warm", warm_options)):
         json_options = [*options, "--output-format", "json"]
         row = flaxprec(f"json {name}", json_options, "corpus", prime=(name == "warm"), repeat=1)
         reports[name] = findings(row.runs[-1].stdout)
     for name, report in reports.items():
-        if report != reports["cold serial"]:
-            extra = len([f for f in report if f not in reports["cold serial"]])
-            lost = len([f for f in reports["cold serial"] if f not in report])
-            problems.append(f"json {name} differs from cold serial: {extra} extra, {lost} missing findings")
+        extra = [f for f in report if f not in reports["cold serial"]]
+        lost = [f for f in reports["cold serial"] if f not in report]
+        if extra or lost:
+            problems.append(f"json {name} vs cold serial: {len(extra)} extra, {len(lost)} missing findings")
+            for sign, diff in (("+", extra), ("-", lost)):
+                problems += [f"  e.g. {sign} {json.dumps(f)[:400]}" for f in diff[:1]]
+    if source_digest() != digest:
+        problems.append("flaxprec's files changed during the benchmark: rerun it on a tree nobody edits")
     if not problems:
         print(f"\nidentical findings in every mode: {len(reports['cold serial'])} (json), concise output too")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     if problems:
-        print("!!! FINDINGS DIFFER BETWEEN MODES !!!\n" + "\n".join(problems), file=sys.stderr)
+        print("\n!!! FINDINGS DIFFER OR THE RUN IS INVALID !!!\n" + "\n".join(problems), file=sys.stderr)
         return 1
     return 0
 
