@@ -11,6 +11,8 @@ import ast
 import hashlib
 import json
 import multiprocessing
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -213,7 +215,7 @@ class Checker:
     def _analyse_all(self, units: Sequence[Unit], index: ProjectIndex) -> list[list[Diagnostic]]:
         """Sliced analysis of ``units``; with ``jobs > 1`` in forked worker processes (same results)."""
         heavy = [u for u in units if u.error is None and self.might_flag(u, index)]
-        if self.jobs <= 1 or len(heavy) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if self.jobs <= 1 or len(heavy) < 2 or not _fork_is_safe():
             return [self.diagnose(unit, index, sliced=True)[1] for unit in units]
         import libcst  # noqa: F401  # imported once here, inherited by every forked worker
 
@@ -243,6 +245,16 @@ class Checker:
 
 
 _WORK: tuple[Checker, ProjectIndex, Sequence[Unit]] | None = None  # what forked workers inherit
+
+
+def _fork_is_safe() -> bool:
+    """Forking a multithreaded process can deadlock the child: only fork a single-threaded one.
+
+    ``flaxprec check`` never imports jax, but a caller embedding the engine (a test, a notebook) may have.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return threading.active_count() == 1 and not any(m in sys.modules for m in ("jax", "torch", "tensorflow"))
 
 
 def _diagnose_in_worker(position: int) -> list[Diagnostic]:
