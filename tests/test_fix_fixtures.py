@@ -27,6 +27,7 @@ import pytest
 from conftest import FIXTURES
 from flaxprec.engine import Checker
 from flaxprec.fixer import fix_source, wanted
+from flaxprec.rules import all_rules
 from flaxprec.source_io import read_source
 
 SAFE_SUFFIX = ".fixed.py"
@@ -74,10 +75,20 @@ def _params(known: dict[str, str] | None = None) -> list:
     ]
 
 
+def _checker(path: Path) -> Checker:
+    """The default rules plus the rule of the fixture's directory (opt-in rules have fix cases too)."""
+    code = path.parent.name
+    return Checker(select=lambda rule, filename: rule.default_on or rule.code == code)
+
+
+# Opt-in rules with fix cases: the command-line test selects them explicitly.
+OPT_IN = sorted({p.source.parent.name for p in PAIRS} - {r.code for r in all_rules() if r.default_on})
+
+
 def _fix_bytes(path: Path, unsafe: bool) -> bytes:
     """What fixing the file gives, encoded like the file (BOM, codec); raises if the fixer refuses."""
     source = read_source(path)
-    return source.encode(fix_source(source.text, path.as_posix(), unsafe=unsafe))
+    return source.encode(fix_source(source.text, path.as_posix(), unsafe=unsafe, checker=_checker(path)))
 
 
 def test_enough_pairs() -> None:
@@ -105,7 +116,8 @@ def test_fixing_the_twin_changes_nothing(pair: Pair) -> None:
 @pytest.mark.parametrize("pair", _params())
 def test_twin_has_nothing_left_to_fix(pair: Pair) -> None:
     source = read_source(pair.twin)
-    left = [d for d in Checker().check_source(source.text, pair.twin.as_posix()) if wanted(d, pair.unsafe)]
+    found = _checker(pair.twin).check_source(source.text, pair.twin.as_posix())
+    left = [d for d in found if wanted(d, pair.unsafe)]
     assert [(d.location.row, d.code, d.fix.title if d.fix else None) for d in left] == []
 
 
@@ -147,7 +159,8 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     clean.write_bytes(CLEAN.replace("\n", "\r\n").encode())
     os.utime(clean, (1_000_000_000, 1_000_000_000))
 
-    args = ["fix", "--apply", *(["--unsafe-fixes"] if unsafe else []), "."]
+    selected = [f"--extend-select={code}" for code in OPT_IN]
+    args = ["fix", "--apply", *(["--unsafe-fixes"] if unsafe else []), *selected, "."]
     result = _flaxprec(*args, cwd=tmp_path)
     # A safe run leaves the vocabulary heads (unsafe fix only): exit 1, and it says so. An unsafe run
     # fixes everything in these fixtures: exit 0.
@@ -165,7 +178,7 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     assert clean.read_bytes() == CLEAN.replace("\n", "\r\n").encode()
 
     # The fixed files: ``flaxprec check`` finds nothing the same run could still fix.
-    checked = _flaxprec("check", "--output-format", "json", ".", cwd=tmp_path)
+    checked = _flaxprec("check", "--output-format", "json", *selected, ".", cwd=tmp_path)
     left = [
         (d["filename"], d["location"]["row"], d["code"])
         for d in json.loads(checked.stdout)

@@ -393,7 +393,7 @@ class Analyzer(cst.CSTVisitor):
         self.class_path.append(node.name.value)
         facts = self.index.facts(".".join([self.module_name, *self.class_path]))
         self.frames.append(_Class(node.name.value, facts))
-        self.numerics.enter_class(facts is not None)
+        self.numerics.enter_class(node, facts is not None)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.numerics.leave_class()

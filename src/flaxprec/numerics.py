@@ -166,6 +166,12 @@ LOSSES = frozenset(
 )
 MEANS = frozenset({"mean", "nanmean", "average"})
 VARIANCES = frozenset({"var", "std", "nanvar", "nanstd"})
+STATISTICS = {
+    "var": "variance",
+    "nanvar": "variance",
+    "std": "standard deviation",
+    "nanstd": "standard deviation",
+}
 # Methods of an array whose result keeps the array's dtype (and its origin).
 KEEP_METHODS = KEEP_FIRST | frozenset(["set", "add", "multiply", "get", "min", "max"])
 SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes"})
@@ -207,6 +213,8 @@ class Val:
     layer: Prec | None = None  # a layer instance: the precision of what calling it returns
     casts_inputs: bool = False  # a Flax layer with a dtype (it computes in it); a project block may not
     pending: tuple[Upcast, ...] = ()  # upcasts whose float32 result this value still carries
+    # The precision this value would have once its pending upcasts are fixed (their parameters cast).
+    unupcast: Prec | None = None
 
 
 UNKNOWN = Val(Origin.UNKNOWN)
@@ -261,6 +269,7 @@ class HalfCall:
     name: str  # the callee as written
     prec: Prec
     site: Site
+    statistic: str = ""  # FLX103: "variance", "standard deviation", "mean of squares"
 
 
 @dataclass(frozen=True)
@@ -269,6 +278,8 @@ class NaiveVariance:
 
     node: cst.BinaryOperation
     site: Site
+    # ``(x, "axis=-1")`` when both means are written inline with the same arguments: ``var(x, axis=-1)``.
+    var_args: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -382,6 +393,7 @@ class NumericsCollector:
         self.scope: _Scope | None = None
         self._outer: list[_Scope | None] = []
         self._classes: list[_ClassScope | None] = []
+        self._by_name: dict[str, _ClassScope] = {}  # Module classes of this file, by qualified name
         self._constructions: dict[int, Construction] = {}
         self._seen_constructions = 0
         self._table_prec: dict[int, Prec] = {}
@@ -410,8 +422,19 @@ class NumericsCollector:
 
     # -- scopes ------------------------------------------------------------------------------------------
 
-    def enter_class(self, is_module: bool) -> None:
-        self._classes.append(_ClassScope() if is_module else None)
+    def enter_class(self, node: cst.ClassDef, is_module: bool) -> None:
+        """A Module class starts with what its bases of this file bound in their ``setup``/``__init__``."""
+        if not is_module:
+            self._classes.append(None)
+            return
+        scope = _ClassScope()
+        for base in node.bases:
+            qualified = self.analyzer.resolve_expr(base.value)
+            inherited = self._by_name.get(qualified) if isinstance(qualified, str) else None
+            if inherited is not None:
+                scope.attrs.update(inherited.attrs)
+        self._by_name[".".join([self.analyzer.module_name, *self.analyzer.class_path])] = scope
+        self._classes.append(scope)
 
     def leave_class(self) -> None:
         self._classes.pop()
@@ -551,23 +574,33 @@ class NumericsCollector:
 
     def _combine(self, node: cst.CSTNode, vals: Sequence[Val], verb: str | None) -> Val:
         """Promote ``vals`` together; an fp32 parameter meeting activations is an FLX007 candidate."""
-        origin, prec = Origin.CONST, Prec.WEAK
+        origin, prec, fixed = Origin.CONST, Prec.WEAK, Prec.WEAK
         pending: tuple[Upcast, ...] = ()
         for val in vals:
             origin, prec = _origin(origin, val.origin), promote(prec, val.prec)
             pending += val.pending
-        if verb is not None and origin is Origin.ACT and self._has_compute:
-            acts = [v.prec for v in vals if v.origin is Origin.ACT]
-            other = acts[0] if len(set(acts)) == 1 else Prec.UNKNOWN
-            for val in vals:
-                if val.origin is Origin.PARAM and val.prec is Prec.FP32 and val.param_node is not None:
-                    upcast = Upcast(node, val.param_node, verb, other, self._site())
-                    self._tentative.append(upcast)
-                    pending += (upcast,)
+        upcasting = verb is not None and origin is Origin.ACT and self._has_compute
+        for val in vals:
+            if upcasting and _is_fp32_param(val):
+                # In ``x * a + b`` the activations meeting ``b`` are float32 only because of ``a``: what
+                # they are once ``a`` is cast decides how ``b`` is reported (and whether its fix is safe).
+                acts = {_settled(v) for v in vals if v.origin is Origin.ACT}
+                other = acts.pop() if len(acts) == 1 else Prec.UNKNOWN
+                upcast = Upcast(node, val.param_node, verb or "", other, self._site())
+                self._tentative.append(upcast)
+                pending += (upcast,)
+                fixed = promote(fixed, Prec.COMPUTE)
+            else:
+                fixed = promote(fixed, _settled(val))
         table = next((v.table for v in vals if v.table is not None), None)
         param = next((v.param_node for v in vals if v.origin is Origin.PARAM), None)
         return Val(
-            origin, prec, param_node=param if origin is Origin.PARAM else None, table=table, pending=pending
+            origin,
+            prec,
+            param_node=param if origin is Origin.PARAM else None,
+            table=table,
+            pending=pending,
+            unupcast=fixed if pending else None,
         )
 
     def _escape(self, vals: Sequence[Val]) -> None:
@@ -761,8 +794,10 @@ class NumericsCollector:
             if short == "square" or _number(positional[1]) == 2:
                 self._set(node, self._squared(first, first_val))
             else:
-                self._table_use(first_val, self._code(node.func))
-                self._set(node, self._combine(node, [self.val(p) for p in positional[:2]], None))
+                operands = [self.val(p) for p in positional[:2]]
+                for operand in operands:
+                    self._table_use(operand, self._code(node.func))
+                self._set(node, self._combine(node, operands, None))
         elif short in ("where", "select"):
             result = self._combine(node, [self.val(p) for p in positional[1:3]], "combined with")
             if result.prec is not Prec.FP32:
@@ -777,7 +812,9 @@ class NumericsCollector:
         elif short in KEEP_FIRST and first is not None:
             if short in TABLE_CONSUMERS:
                 self._table_use(first_val, self._code(node.func))
-            self._set(node, replace(first_val, stat=None, layer=None))
+            # |E[x]|^2 is E[x]^2 for the variance: abs keeps what the value is a statistic of.
+            stat = first_val.stat if short == "abs" else None
+            self._set(node, replace(first_val, stat=stat, layer=None))
         else:
             self._set(node, self._opaque(arg_vals, helper=False))
 
@@ -838,8 +875,8 @@ class NumericsCollector:
         squares = val.stat is not None and val.stat.kind == "sq"
         half = val.prec is Prec.HALF or (val.prec is Prec.COMPUTE and self._has_compute)
         if (name in VARIANCES or squares) and half:
-            what = label if name in VARIANCES else f"{label} of squares"
-            self.facts.norm_stats.append(HalfCall(node, arg, what, val.prec, self._site()))
+            what = STATISTICS.get(name, "mean of squares") if not squares else "mean of squares"
+            self.facts.norm_stats.append(HalfCall(node, arg, label, val.prec, self._site(), what))
         stat = None
         if name in MEANS:
             stat = Stat("meansq", val.stat.base) if squares and val.stat else Stat("mean", self._code(arg))
@@ -849,7 +886,27 @@ class NumericsCollector:
         if left.stat is None or right.stat is None or left.stat.base != right.stat.base:
             return
         if left.stat.kind == "meansq" and right.stat.kind == "sqmean":
-            self.facts.naive_variances.append(NaiveVariance(node, self._site()))
+            var_args = None
+            outer, inner = self._mean_call(node.left), self._mean_call(_squared_operand(node.right))
+            if outer is not None and inner is not None and outer[1] == inner[1]:
+                var_args = (left.stat.base, outer[1])
+            self.facts.naive_variances.append(NaiveVariance(node, self._site(), var_args))
+
+    def _mean_call(self, node: cst.BaseExpression | None) -> tuple[cst.BaseExpression, str] | None:
+        """``jnp.mean(v, *rest)`` / ``v.mean(*rest)`` -> (v, source of rest), else None."""
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute) or node.lpar:
+            return None
+        if node.func.attr.value != "mean" or any(a.star for a in node.args):
+            return None
+        qualified = self.analyzer.resolve_expr(node.func)
+        if isinstance(qualified, str):
+            if qualified not in ("jax.numpy.mean", "numpy.mean") or not node.args or node.args[0].keyword:
+                return None
+            value, rest = node.args[0].value, node.args[1:]
+        else:
+            value, rest = node.func.value, node.args
+        code = ", ".join(self._code(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in rest)
+        return value, code
 
     def _half_call(
         self, events: list[HalfCall], node: cst.Call, arg: cst.BaseExpression | None, name: str
@@ -862,10 +919,10 @@ class NumericsCollector:
 
     def _table_use(self, val: Val, consumer: str) -> None:
         """A position table reaching sin/cos/exp/power: reported once, at the table's source."""
-        if val.table is None or not self._has_compute or id(val.table) in self._reported:
+        if val.table is None or id(val.table) in self._reported:
             return
         prec = self._table_prec.get(id(val.table), Prec.UNKNOWN)
-        if prec in (Prec.COMPUTE, Prec.HALF):
+        if prec is Prec.HALF or (prec is Prec.COMPUTE and self._has_compute):
             self._reported.add(id(val.table))
             self.facts.tables.append(HalfTable(val.table, consumer, prec, self._site()))
 
@@ -932,6 +989,15 @@ def _at(val: Val, node: cst.BaseExpression) -> Val:
     return replace(val, param_node=node) if val.origin is Origin.PARAM else val
 
 
+def _is_fp32_param(val: Val) -> bool:
+    return val.origin is Origin.PARAM and val.prec is Prec.FP32 and val.param_node is not None
+
+
+def _settled(val: Val) -> Prec:
+    """The precision of ``val`` once the upcasts it carries are fixed."""
+    return val.unupcast if val.pending and val.unupcast is not None else val.prec
+
+
 def _any_act(vals: Sequence[Val]) -> Origin:
     return Origin.ACT if any(v.origin is Origin.ACT for v in vals) else Origin.UNKNOWN
 
@@ -943,6 +1009,15 @@ def _keyword(args: Sequence[cst.Arg], name: str) -> cst.BaseExpression | None:
 def _array_function(qualified: str) -> bool:
     module = next((m for m in ARRAY_MODULES if qualified.startswith(m)), None)
     return module is not None and "." not in qualified[len(module) :]
+
+
+def _squared_operand(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``m ** 2`` / ``jnp.square(m)`` / ``m * m`` -> ``m``."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Power, cst.Multiply)):
+        return node.left
+    if isinstance(node, cst.Call) and node.args and (dotted(node.func) or "").endswith("square"):
+        return node.args[0].value
+    return None
 
 
 def _strip_abs(node: cst.BaseExpression) -> cst.BaseExpression:
