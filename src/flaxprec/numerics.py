@@ -968,11 +968,22 @@ class NumericsCollector:
             else:
                 self._bind(element.value, Val(value.origin) if value.origin is Origin.ACT else UNKNOWN)
 
+    def _branching(self) -> bool:
+        """Is the current statement inside an if/for/while/try/match of the current function?"""
+        for statement in reversed(self.analyzer.statements[:-1]):
+            if isinstance(statement, cst.FunctionDef):
+                return False
+            if isinstance(statement, BRANCHES):
+                return True
+        return False
+
     def _bind(self, target: cst.BaseExpression, value: Val) -> None:
         scope = self.scope
         assert scope is not None
         if isinstance(target, cst.Name):
-            scope.env[target.value] = value
+            old = scope.env.get(target.value)
+            # In a branch or a loop the old value may survive: keep what both could be.
+            scope.env[target.value] = _join(old, value) if old is not None and self._branching() else value
         elif (
             isinstance(target, cst.Attribute)
             and isinstance(target.value, cst.Name)
@@ -982,6 +993,29 @@ class NumericsCollector:
             scope.cls.attrs[target.attr.value] = value
         else:
             self._escape([value])  # stored somewhere we do not follow
+
+
+BRANCHES = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match)
+
+
+def _join(a: Val, b: Val) -> Val:
+    """What a name holds after a branch that may or may not have rebound it."""
+    if a == b:
+        return a
+    if Origin.ACT in (a.origin, b.origin):
+        origin = Origin.ACT
+    else:
+        origin = a.origin if a.origin is b.origin else Origin.UNKNOWN
+    return Val(
+        origin,
+        a.prec if a.prec is b.prec else Prec.UNKNOWN,
+        param_node=b.param_node if origin is Origin.PARAM else None,
+        table=b.table or a.table,
+        stat=a.stat if a.stat == b.stat else None,
+        layer=a.layer if a.layer is b.layer else None,
+        casts_inputs=a.casts_inputs and b.casts_inputs,
+        pending=a.pending + tuple(u for u in b.pending if u not in a.pending),
+    )
 
 
 def _at(val: Val, node: cst.BaseExpression) -> Val:
