@@ -1,18 +1,17 @@
 """Speed benchmark of ``flaxprec check`` against ruff on ~100 kLOC of published Flax code (issue 6).
 
-Run ``.venv/bin/python bench/run.py [--repeat N] [--keep]`` from the repository. The pinned corpus
-(transformers 4.46.3 Flax model files plus the flax 0.8.5 package) comes from tests/corpus.py's cache and
-is copied into a temporary folder; every command runs there as a subprocess, N times.
+``.venv/bin/python bench/run.py [--repeat N] [--keep] [--ref COMMIT]``: the pinned corpus (transformers
+4.46.3 Flax files, flax 0.8.5's package) comes through tests/corpus.py and is copied to a temporary folder
+where each command runs as a subprocess N times. ``--ref`` benchmarks a git commit's src/ and rules/;
+without it the working tree is used, and the run is declared invalid if flaxprec's files change meanwhile.
 
-How to read the table: ``median``/``min``/``max`` are wall seconds over the N runs (for the two parse
-floors, the parsing loop alone, timed inside the subprocess); ``x ruff`` is median / ruff's median;
-``peak MB`` is the largest resident set of any process of the command (``ru_maxrss`` via GNU time); the
-"process tree" row sums all processes of one cold parallel run (sampled from /proc every 20 ms).
-``target`` is issue 6's goal for the row, ``verdict`` PASS/FAIL (``-``: no goal); ``not available yet``
-means ``flaxprec check`` lacks a flag the row needs (it ran without it). Timed flaxprec runs use the
-default (concise) output, like ruff; findings are then compared with ``--output-format json`` between
-cold serial, cold parallel and warm runs (and the concise lines of every timed run). The script exits 1
-if they differ or if any run fails (exit code not 0/1).
+Reading the table: median/min/max are wall seconds over the N runs (parse floors: the parsing loop
+alone); ``x ruff`` = median / ruff's median; ``peak MB`` = the largest process's ``ru_maxrss`` (via GNU
+time); the "tree" row sums one cold parallel run's processes (sampled from /proc every 20 ms). ``target``
+is issue 6's goal, ``verdict`` PASS/FAIL (``-``: no goal; ``not available yet``: ``flaxprec check`` lacks
+a flag the row needs and ran without it). Timed runs use the concise output, as ruff does; findings are
+then compared (``--output-format json``) across cold serial, cold parallel and warm runs. Exit 1 flags a
+difference, a failed run (exit code not 0/1) or an edited tree.
 """
 
 from __future__ import annotations
@@ -41,11 +40,8 @@ GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 SERIAL = ["--no-cache", "--jobs", "1"]
 ONE_FILE = "transformers/models/bert/modeling_flax_bert.py"
 FLOOR = """import sys, time
+parse = __import__("ast").parse if sys.argv[1] == "ast" else __import__("libcst").parse_module
 sources = [open(p, "rb").read() for p in open(sys.argv[2]).read().splitlines()]
-if sys.argv[1] == "ast":
-    import ast; parse = ast.parse
-else:
-    import libcst; parse = libcst.parse_module
 start = time.perf_counter()
 for source in sources:
     parse(source)
@@ -74,11 +70,8 @@ class Row:
 
 
 def run_once(cmd: list[str], cwd: Path) -> Run:
-    """One subprocess: wall time and peak RSS of exactly that command.
-
-    The command runs under GNU time (a ~1 MB parent) because Linux counts the RSS of the process that
-    forks into the child's ``ru_maxrss``; without /usr/bin/time, ``os.wait4`` gives an upper bound.
-    """
+    """One subprocess: wall time, and peak RSS via GNU time (a ~1 MB parent, as Linux counts the forking
+    process's RSS in the child's ``ru_maxrss``); without /usr/bin/time, ``wait4``'s upper bound."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
         rss_file = Path(d, "rss")
         full = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd] if GNU_TIME else cmd
@@ -173,12 +166,18 @@ def main() -> int:
     parser = ArgumentParser(description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="runs per command (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--ref", help="benchmark this git commit of src/ and rules/, not the working tree")
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="flaxprec-bench-"))
+    if args.ref:  # a snapshot nobody edits meanwhile, imported first through PYTHONPATH
+        git = ["git", "-C", str(ROOT), "archive", "-o", str(tmp / "src.tar"), args.ref, "src", "rules"]
+        subprocess.run(git, check=True)
+        shutil.unpack_archive(tmp / "src.tar", tmp / "snapshot")
+        os.environ["PYTHONPATH"] = str(tmp / "snapshot" / "src")
     help_text = subprocess.run([FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
     available = {flag for flag in NEW_FLAGS if flag in help_text}
-    digest = source_digest()
-
-    tmp = Path(tempfile.mkdtemp(prefix="flaxprec-bench-"))
+    digest = None if args.ref else source_digest()
+    print(f"flaxprec: {f'git {args.ref}' if args.ref else 'working tree'}; flags: {sorted(available)}")
     cache, parts = tmp / "cache", corpus_files()
     print(f"corpus in {tmp}/corpus")
     counts = {part: copy_corpus(files, tmp / "corpus") for part, files in parts.items()}
@@ -283,7 +282,7 @@ def main() -> int:
             problems.append(f"json {name} vs cold serial: {len(extra)} extra, {len(lost)} missing findings")
             for sign, diff in (("+", extra), ("-", lost)):
                 problems += [f"  e.g. {sign} {json.dumps(f)[:400]}" for f in diff[:1]]
-    if source_digest() != digest:
+    if digest and source_digest() != digest:
         problems.append("flaxprec's files changed during the benchmark: rerun it on a tree nobody edits")
     if not problems:
         print(f"\nidentical findings in every mode: {len(reports['cold serial'])} (json), concise output too")
