@@ -379,6 +379,12 @@ def _number(node: cst.BaseExpression) -> float | None:
     return None
 
 
+def _is_integer(node: cst.BaseExpression) -> bool:
+    while isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return isinstance(node, cst.Integer)
+
+
 def _strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
     return node.with_changes(lpar=[], rpar=[]) if node.lpar else node
 
@@ -929,7 +935,10 @@ class NumericsCollector:
     def _mask_operands(self, pairs: Sequence[tuple[cst.BaseExpression, Val]]) -> None:
         """``scores - 1e30 * (1 - mask)``: a huge constant meeting an array that is not float32."""
         for operand, other in pairs:
-            if other.origin in (Origin.ACT, Origin.UNKNOWN) and other.prec is not Prec.FP32:
+            if other.origin not in (Origin.ACT, Origin.UNKNOWN) or other.prec is Prec.FP32:
+                continue
+            # ``ids + 65536`` may well be integer arithmetic: an integer counts next to known floats only.
+            if other.prec in (Prec.COMPUTE, Prec.HALF) or not _is_integer(operand):
                 self._mask_constants([operand])
 
     def _mask_constants(self, nodes: Sequence[cst.BaseExpression]) -> None:
