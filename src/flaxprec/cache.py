@@ -28,7 +28,7 @@ from flaxprec.gate import CallSketch, StatementSketch
 from flaxprec.imports import ImportMap
 from flaxprec.project import ClassSummary, FileSummary
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 def build_id() -> str:
@@ -171,7 +171,16 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
 
 def sketch_to_json(statements: tuple[StatementSketch, ...]) -> list[Any]:
     return [
-        [s.start, s.end, s.kind, s.name, s.attend, [list(dataclasses.astuple(c)) for c in s.calls]]
+        [
+            s.start,
+            s.end,
+            s.kind,
+            s.name,
+            s.attend,
+            [list(dataclasses.astuple(c)) for c in s.calls],
+            s.huge_constant,
+            list(s.bases),
+        ]
         for s in statements
     ]
 
@@ -190,8 +199,10 @@ def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
                 for callee, keywords, positional, starred, param_value, first, owner, self_param in calls
             ),
             attend,
+            huge_constant,
+            tuple(bases),
         )
-        for start, end, kind, name, attend, calls in entry
+        for start, end, kind, name, attend, calls, huge_constant, bases in entry
     )
 
 

@@ -138,9 +138,10 @@ class Checker:
             locate(model.module, diagnostics, lines)
         return diagnostics
 
-    def gated(self, filename: str) -> bool:
-        """The gate may skip statements only when it understands every selected rule."""
-        return all(rule.gated for rule in self.rules_for(filename) if rule.check is not None)
+    def gates(self, filename: str) -> frozenset[str] | None:
+        """The gate predicates of the selected rules; None when one of them has none (no skipping)."""
+        gates = {rule.gate for rule in self.rules_for(filename) if rule.check is not None}
+        return None if None in gates else frozenset(gates)  # type: ignore[arg-type]
 
     def diagnose(
         self, unit: Unit, index: ProjectIndex, sliced: bool = False
@@ -156,9 +157,8 @@ class Checker:
         found: list[Diagnostic] = []
         if self.might_flag(unit, index):
             piece = None
-            suspects = (
-                plan(unit.sketch, index) if sliced and unit.sketch and self.gated(unit.filename) else None
-            )
+            gates = self.gates(unit.filename) if sliced and unit.sketch else None
+            suspects = plan(unit.sketch, index, gates) if gates is not None else None  # type: ignore[arg-type]
             if suspects is not None:
                 piece = slice_source(unit.text, unit.sketch, suspects) if suspects else None  # type: ignore[arg-type]
             if suspects is None or piece is not None:

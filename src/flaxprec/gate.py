@@ -24,6 +24,11 @@ from flaxprec.project import NNX_PARAM_NAMES, ProjectIndex, dotted_name
 from flaxprec.suppress import split_lines
 
 PARTIAL = "functools.partial"
+FP16_MAX = 65504.0
+INFINITY_NAMES = frozenset({"inf", "Inf", "infty", "PINF", "NINF"})
+# What the gate understands, by rule: a rule whose ``gate`` is one of these lets the engine skip the
+# statements that the matching predicate clears.
+GATES = frozenset({"calls", "params", "huge-constants"})
 OPAQUE = ""  # a callee that is a local, non-alias name: never a layer for the analysis either
 
 
@@ -49,6 +54,8 @@ class StatementSketch:
     name: str | None
     calls: tuple[CallSketch, ...]
     attend: bool  # a ``.attend(`` call: tied embeddings are judged across statements
+    huge_constant: bool = False  # a literal beyond float16's range, or an infinity (FLX106)
+    bases: tuple[str, ...] = ()  # a class's bases as written (same-file inheritance of params, FLX007)
 
 
 def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[StatementSketch, ...]:
@@ -62,6 +69,7 @@ def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[Stat
             kind = "def"
         walker = _CallWalker(aliases, module_name)
         walker.visit(stmt)
+        bases = tuple(filter(None, map(dotted_name, stmt.bases))) if isinstance(stmt, ast.ClassDef) else ()
         statements.append(
             StatementSketch(
                 start=start,
@@ -70,6 +78,8 @@ def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[Stat
                 name=getattr(stmt, "name", None),
                 calls=tuple(walker.calls),
                 attend=walker.attend,
+                huge_constant=walker.huge_constant,
+                bases=bases,
             )
         )
     return tuple(statements)
@@ -171,6 +181,7 @@ class _CallWalker(ast.NodeVisitor):
         self.module_name = module_name
         self.calls: list[CallSketch] = []
         self.attend = False
+        self.huge_constant = False
         self.classes: list[str] = []
         # (class qualname, method's first parameter) of the innermost class whose method we are in
         self.owner: tuple[str, str | None] | None = None
@@ -224,6 +235,17 @@ class _CallWalker(ast.NodeVisitor):
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
     visit_Lambda = _function
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.huge_constant |= abs(value) >= FP16_MAX
+        elif isinstance(value, str):
+            self.huge_constant |= value.strip().lstrip("+-").lower() in ("inf", "infinity")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.huge_constant |= node.attr in INFINITY_NAMES
+        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -321,11 +343,43 @@ class Slice:
     lines: tuple[int, ...]
 
 
-def plan(statements: tuple[StatementSketch, ...], index: ProjectIndex) -> set[int] | None:
-    """Indexes of the suspect top-level statements; None when the whole file must be analysed."""
+def plan(
+    statements: tuple[StatementSketch, ...], index: ProjectIndex, gates: frozenset[str] = frozenset({"calls"})
+) -> set[int] | None:
+    """Indexes of the suspect top-level statements for the selected rules' ``gates``; None: whole file."""
     if any(statement.attend for statement in statements):
         return None  # tied embeddings: a lookup in one class decides a finding in another
-    return {i for i, statement in enumerate(statements) if suspect(statement, index)}
+    chosen: set[int] = set()
+    if "calls" in gates:
+        chosen |= {i for i, statement in enumerate(statements) if suspect(statement, index)}
+    if "huge-constants" in gates:
+        chosen |= {i for i, statement in enumerate(statements) if statement.huge_constant}
+    if "params" in gates:
+        chosen |= _param_classes(statements)
+    return chosen
+
+
+def _param_classes(statements: tuple[StatementSketch, ...]) -> set[int]:
+    """Classes that create parameters by hand, and every same-file class inheriting from one (FLX007).
+
+    The analysis carries a class's ``self.X = self.param(...)`` attributes into its subclasses in the
+    same file, so a subclass without a ``self.param`` of its own can still combine an inherited one.
+    """
+    creates = {
+        statement.name
+        for statement in statements
+        if statement.kind == "class"
+        and any(c.self_param or c.callee in NNX_PARAM_NAMES for c in statement.calls)
+    }
+    changed = True
+    while changed:
+        changed = False
+        for statement in statements:
+            inherits = any(base.split(".")[-1] in creates for base in statement.bases)
+            if statement.kind == "class" and statement.name not in creates and inherits:
+                creates.add(statement.name)
+                changed = True
+    return {i for i, s in enumerate(statements) if s.kind == "class" and s.name in creates}
 
 
 def slice_source(text: str, statements: tuple[StatementSketch, ...], suspects: set[int]) -> Slice:

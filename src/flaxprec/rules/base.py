@@ -31,9 +31,9 @@ class Rule:
     check: Callable[[FileModel, RuleContext], Iterator[Diagnostic]] | None
     fixable: bool = True
     default_on: bool = True
-    # The ast gate (flaxprec.gate) knows when this rule stays silent, so statements it clears may be
-    # skipped; a rule without that knowledge makes the engine analyse every statement of the file.
-    gated: bool = False
+    # Which predicate of the ast gate (flaxprec.gate.GATES) clears the statements where this rule stays
+    # silent; None makes the engine analyse every statement of the file when the rule is selected.
+    gate: str | None = None
 
     def report(
         self,

@@ -98,5 +98,5 @@ RULE = Rule(
     name="missing-dtype",
     summary="Layer built without `dtype` inside a module with a compute dtype",
     check=check,
-    gated=True,
+    gate="calls",
 )

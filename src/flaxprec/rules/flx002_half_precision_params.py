@@ -61,5 +61,5 @@ RULE = Rule(
     name="half-precision-params",
     summary="Parameters stored in half precision (`param_dtype` is bf16/fp16 or the compute dtype)",
     check=check,
-    gated=True,
+    gate="calls",
 )

@@ -63,5 +63,5 @@ RULE = Rule(
     name="swapped-dtypes",
     summary="`dtype` (computation) and `param_dtype` (storage) swapped",
     check=check,
-    gated=True,
+    gate="calls",
 )

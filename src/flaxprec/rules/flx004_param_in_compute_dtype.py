@@ -46,5 +46,5 @@ RULE = Rule(
     name="param-in-compute-dtype",
     summary="Parameter created in half precision or in the compute dtype",
     check=check,
-    gated=True,
+    gate="calls",
 )

@@ -37,5 +37,5 @@ RULE = Rule(
     name="param-dtype-not-forwarded",
     summary="Module declares `param_dtype` but does not pass it to a child layer",
     check=check,
-    gated=True,
+    gate="calls",
 )

@@ -46,5 +46,5 @@ RULE = Rule(
     name="positional-dtype",
     summary="`dtype`/`param_dtype` passed positionally",
     check=check,
-    gated=True,
+    gate="calls",
 )

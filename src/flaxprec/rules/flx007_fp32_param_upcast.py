@@ -76,4 +76,5 @@ RULE = Rule(
     name="fp32-param-upcast",
     summary="Float32 parameter combined with activations without a cast to the compute dtype",
     check=check,
+    gate="params",
 )

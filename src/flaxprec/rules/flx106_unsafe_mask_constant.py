@@ -49,4 +49,5 @@ RULE = Rule(
     name="unsafe-mask-constant",
     summary="Mask value that overflows float16 or is infinite",
     check=check,
+    gate="huge-constants",
 )

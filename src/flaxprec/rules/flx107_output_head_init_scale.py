@@ -2,8 +2,8 @@
 
 A Dense head with unit-variance weights multiplies each logit's variance by the hidden size: with
 d_model = 512 the initial logits have a standard deviation of ~22 and the initial cross-entropy is ~110
-instead of ln(vocab) ~ 10 (transformers' T5 had exactly this; the PyTorch side was fixed by scaling the
-head's stddev by d_model ** -0.5). T5's ``initializer_factor`` is a multiplier that defaults to 1.0.
+instead of ln(vocab) ~ 10 (transformers' T5 does exactly this; PR #26441 proposes scaling the head's
+stddev by d_model ** -0.5). T5's ``initializer_factor`` is a multiplier that defaults to 1.0.
 """
 
 from __future__ import annotations
