@@ -1,8 +1,8 @@
 """FLX102 half-precision-loss: a cross-entropy loss on logits in half precision or the compute dtype.
 
 optax's cross-entropy losses compute in the dtype of the logits: with bfloat16 logits the log-softmax and
-the loss itself are bfloat16, and the gradient of every step starts from a rounded loss. t5x and MaxText
-cast the logits to float32 before the loss.
+the loss itself are bfloat16, and the gradient of every step starts from a rounded loss. t5x computes its
+vocabulary logits in float32 for that reason.
 """
 
 from __future__ import annotations
