@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -229,6 +230,9 @@ class Checker:
                 order = sorted(range(len(units)), key=lambda i: -len(units[i].text))
                 chunks = pool.map(_diagnose_in_worker, order, chunksize=1)
                 results: dict[int, list[Diagnostic]] = dict(zip(order, chunks, strict=True))
+        except (BrokenProcessPool, OSError):
+            # A worker died (out of memory, killed): the same work, serially, rather than no answer.
+            return [self.diagnose(unit, index, sliced=True)[1] for unit in units]
         finally:
             _WORK = None
         return [results[i] for i in range(len(units))]
