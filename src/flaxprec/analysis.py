@@ -142,14 +142,13 @@ class FileModel:
 
 @dataclass
 class _Function:
-    node: cst.FunctionDef
+    name: str  # "<lambda>" for a lambda
     params: tuple[str, ...]
     bindings: dict[str, Binding]
     dtype_reads: frozenset[str]
     config_names: frozenset[str]
-    config_sources: dict[str, str] = field(
-        default_factory=dict
-    )  # ``cfg = self.config`` -> {"cfg": "self.config"}
+    # ``cfg = self.config`` -> {"cfg": "self.config"}
+    config_sources: dict[str, str] = field(default_factory=dict)
     self_assigned_so_far: set[str] = field(default_factory=set)
     locals_so_far: set[str] = field(default_factory=set)  # local names assigned before this point
     local_sources: dict[str, str] = field(default_factory=dict)  # ``x = self.embed`` -> {"x": "self.embed"}
@@ -181,9 +180,6 @@ class _LocalScan(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        return None
 
     def _bind_target(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
@@ -364,7 +360,7 @@ class Analyzer(cst.CSTVisitor):
             frame = self.frames[-1] if self.frames else None
             if (
                 isinstance(frame, _Function)
-                and frame.node.name.value == "__init__"
+                and frame.name == "__init__"
                 and isinstance(target.value, cst.Name)
             ):
                 frame.self_assigned_so_far.add(target.attr.value)
@@ -409,7 +405,7 @@ class Analyzer(cst.CSTVisitor):
         config_names = scan.config_names | {p for p in params if p in CONFIG_NAMES}
         self.frames.append(
             _Function(
-                node,
+                node.name.value,
                 params,
                 bindings,
                 frozenset(scan.dtype_reads),
@@ -427,7 +423,7 @@ class Analyzer(cst.CSTVisitor):
         params = _param_names(node.params)
         self.frames.append(
             _Function(
-                cst.FunctionDef(cst.Name("lambda"), node.params, cst.IndentedBlock([])),
+                "<lambda>",
                 tuple(params),
                 dict.fromkeys(params),
                 frozenset(),
@@ -613,7 +609,7 @@ def _owner_at(facts: ClassFacts, functions: list[_Function]) -> Owner:
     """Resolve the compute/param dtype expressions of ``facts`` for code inside ``functions``."""
     method = functions[0]
     self_name = method.params[0] if method.params else None
-    in_init = method.node.name.value == "__init__"
+    in_init = method.name == "__init__"
     init_params = set(method.params) if in_init else set()
     compute: list[str] = []
     param: list[str] = []
