@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from flaxprec.dtypes import DtypeKind, classify, dotted
+from flaxprec.project import NNX_PARAM_NAMES
 
 if TYPE_CHECKING:
     from flaxprec.analysis import Analyzer, Construction, Owner
@@ -132,7 +133,6 @@ PROMOTE_ALL = frozenset(
 CASTS = frozenset(
     {"jax.numpy.asarray", "jax.numpy.array", "numpy.asarray", "numpy.array", "jax.lax.convert_element_type"}
 )
-NNX_PARAM = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 STACKS = frozenset({"concatenate", "stack", "hstack", "vstack"})
 ADDS = frozenset({"add", "subtract"})
 CONSTRUCTORS = frozenset(
@@ -761,7 +761,7 @@ class NumericsCollector:
             arg = _keyword(args, "logits") or first
             self._half_call(self.facts.losses, node, arg, self._code(node.func))
             self._set(node, self._opaque(arg_vals, helper=False))
-        elif qualified in NNX_PARAM:
+        elif qualified in NNX_PARAM_NAMES:
             self._set(node, self._nnx_param(first))
         elif not _array_function(qualified):
             self._set(node, self._opaque(arg_vals, helper=False))
