@@ -401,7 +401,7 @@ IMPORT_CASES = {
     ),
     "other-alias-of-same-module": (
         "import jax.numpy as np\n\nx = 1\n",
-        "import jax.numpy as np\nimport jax.numpy as jnp\n\nx = 1\n",
+        "import jax.numpy as jnp\nimport jax.numpy as np\n\nx = 1\n",  # isort's order: jnp < np
     ),
     "plain-import-binds-package-only": (
         "import jax.numpy\n",

@@ -7,6 +7,7 @@ again before it is returned: the fixer never gets code that does not parse.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
@@ -202,10 +203,15 @@ def _add_imports(module: cst.Module, imports: Sequence[ImportNeed]) -> cst.Modul
         else cst.Newline()
     )
     new_lines = [_import_line(need, newline) for need in missing]
-    if end == start == 1:
+    at = _sorted_position(body, start, end, (missing[0].module.lower(), missing[0].alias.lower()))
+    if at < end:
+        # Before an existing import: the new line takes over the blank lines and comments above it.
+        new_lines[0] = new_lines[0].with_changes(leading_lines=body[at].leading_lines)
+        body[at] = body[at].with_changes(leading_lines=())
+    elif end == start == 1:
         # Only a docstring above: keep a blank line between it and the new import.
         new_lines[0] = new_lines[0].with_changes(leading_lines=[cst.EmptyLine(newline=newline)])
-    body[end:end] = new_lines
+    body[at:at] = new_lines
     # An empty file gets a complete line; otherwise a missing final newline stays missing.
     return module.with_changes(body=body, has_trailing_newline=module.has_trailing_newline or not module.body)
 
@@ -229,6 +235,39 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
         and isinstance(stmt.body[0], cst.Expr)
         and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
+
+
+def _sorted_position(body: list[cst.BaseStatement], start: int, end: int, key: tuple[str, str]) -> int:
+    """Where isort's default order puts ``import module as alias`` (``key``) among ``body[start:end]``.
+
+    Within the third-party section plain imports come first, sorted, then ``from`` imports. A block with
+    no third-party import gets the new line at its end.
+    """
+    plain: list[tuple[int, tuple[str, str]]] = []
+    froms: list[int] = []
+    for i in range(start, end):
+        for stmt in body[i].body:  # type: ignore[attr-defined]
+            if isinstance(stmt, cst.Import):
+                first = stmt.names[0]
+                name = _dotted(first.name)
+                alias = (
+                    first.asname.name.value
+                    if first.asname and isinstance(first.asname.name, cst.Name)
+                    else ""
+                )
+                if _third_party(name):
+                    plain.append((i, (name.lower(), alias.lower())))
+            elif isinstance(stmt, cst.ImportFrom) and not stmt.relative and stmt.module is not None:
+                froms.extend([i] if _third_party(_dotted(stmt.module)) else [])
+    if plain:
+        before = [i for i, existing in plain if existing < key]
+        return before[-1] + 1 if before else plain[0][0]
+    return froms[0] if froms else end
+
+
+def _third_party(name: str) -> bool:
+    root = name.split(".")[0]
+    return root != "__future__" and root not in sys.stdlib_module_names
 
 
 def _is_import_line(stmt: cst.BaseStatement) -> bool:
