@@ -14,6 +14,7 @@ import libcst as cst
 
 from flaxprec.call_rewrite import RewriteError, parse_value, rewrite_call_unchecked, value_positions
 from flaxprec.diagnostics import CallEdit, CallOp, Edit, ImportNeed, ReplaceNode
+from flaxprec.dtypes import dotted
 
 __all__ = ["RewriteError", "apply_edits"]
 
@@ -277,11 +278,7 @@ def _is_import_line(stmt: cst.BaseStatement) -> bool:
 
 
 def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
+    return dotted(node) or ""
 
 
 def _top_level_bindings(module: cst.Module) -> dict[str, str]:

@@ -132,11 +132,14 @@ class Checker:
             return Diagnostic(*PARSE_ERROR, f"Failed to parse: {error}", unit.filename)
         return analyse(module, unit.filename, unit.module_name, index, self.catalogue, unit.is_package)
 
-    def run_rules(self, model: FileModel, lines: tuple[int, ...] | None = None) -> list[Diagnostic]:
+    def run_rules(
+        self, model: FileModel, text: str, lines: tuple[int, ...] | None = None
+    ) -> list[Diagnostic]:
+        """The selected rules on ``model``, parsed from ``text`` (rows of a slice map back by ``lines``)."""
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
-            locate(model.module, diagnostics, lines)
+            locate(model.module, text, diagnostics, lines)
         return diagnostics
 
     def gates(self, filename: str) -> frozenset[str] | None:
@@ -166,8 +169,10 @@ class Checker:
                 model = self.model(unit, index, piece)
                 if isinstance(model, Diagnostic):
                     return None, self.selected_errors([model])
-                lines = piece.lines if piece is not None and model.module.code == piece.text else None
-                found = self.run_rules(model, lines)
+                if piece is not None:
+                    found = self.run_rules(model, piece.text, piece.lines)
+                else:
+                    found = self.run_rules(model, unit.text)
         if found or "noqa" in unit.text:
 
             def enabled(code: str) -> bool:
@@ -312,7 +317,7 @@ def check_paths(paths: Sequence[Path]) -> list[Diagnostic]:
 
 
 def locate(
-    module: cst.Module, diagnostics: Iterable[Diagnostic], lines: tuple[int, ...] | None = None
+    module: cst.Module, text: str, diagnostics: Iterable[Diagnostic], lines: tuple[int, ...] | None = None
 ) -> None:
     """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only).
 
@@ -325,7 +330,7 @@ def locate(
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     diagnostics = list(diagnostics)
-    attach_text_edits(module, positions, diagnostics, row)
+    attach_text_edits(module, text, positions, diagnostics, row)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
             span = positions[diagnostic.node]

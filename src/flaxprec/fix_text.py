@@ -21,20 +21,25 @@ if TYPE_CHECKING:
 
 def attach_text_edits(
     module: cst.Module,
+    text: str,
     positions: Mapping[cst.CSTNode, CodeRange],
     diagnostics: Iterable[Diagnostic],
     row: Callable[[int], int],
 ) -> None:
-    """Set ``fix.text`` on every finding whose fix is call-argument edits only (``row`` maps slice rows)."""
-    from flaxprec.call_rewrite import RewriteError, rewrite_call
+    """Set ``fix.text`` on every finding whose fix is call-argument edits only (``row`` maps slice rows).
 
-    lines = module.code.splitlines(keepends=True)
+    ``text`` is what ``module`` was parsed from: reading its lines costs nothing, printing the module would.
+    """
+    from flaxprec.call_rewrite import RewriteError, rewrite_call
+    from flaxprec.suppress import split_lines
+
+    lines = split_lines(text)
     for diagnostic in diagnostics:
         fix = diagnostic.fix
         if fix is None or fix.imports or fix.text is not None:
             continue
         calls: dict[int, tuple[cst.Call, list[CallOp], tuple[str, ...]]] = {}
-        text: list[TextEdit] = []
+        replacements: list[TextEdit] = []
         for edit in fix.edits:
             if isinstance(edit, CallEdit) and edit.call in positions:
                 call, ops, signature = calls.setdefault(id(edit.call), (edit.call, [], edit.signature))
@@ -43,7 +48,7 @@ def attach_text_edits(
                     calls[id(edit.call)] = (call, ops, edit.signature)
             elif isinstance(edit, ReplaceText):
                 start, end = Location(edit.row, edit.start_col + 1), Location(edit.row, edit.end_col + 1)
-                text.append(TextEdit(start, end, edit.value))
+                replacements.append(TextEdit(start, end, edit.value))
             else:
                 break
         else:
@@ -54,10 +59,12 @@ def attach_text_edits(
                     content = _in_context(module, lines, call, span, module.code_for_node(new))
                     start = Location(row(span.start.line), span.start.column + 1)
                     end = Location(row(span.end.line), span.end.column + 1)
-                    text.append(TextEdit(start, end, content))
+                    replacements.append(TextEdit(start, end, content))
             except (RewriteError, _NoContext):
                 continue
-            diagnostic.fix = dataclasses.replace(fix, text=tuple(sorted(text, key=lambda e: e.location)))
+            diagnostic.fix = dataclasses.replace(
+                fix, text=tuple(sorted(replacements, key=lambda e: e.location))
+            )
 
 
 class _NoContext(Exception):
