@@ -16,7 +16,7 @@ from test_fix_properties import module_source
 from corpus import ARCHIVES, corpus
 from flaxprec.discover import Discovery
 from flaxprec.engine import Checker, Unit, load_units
-from flaxprec.gate import plan
+from flaxprec.gate import plan, slice_source
 
 
 def _key(diagnostics):
@@ -91,24 +91,65 @@ def test_clean_classes_are_cleared_and_faulty_ones_kept() -> None:
         "nn.Dense(4, True, jnp.bfloat16)",  # positional dtype
         "nn.Dense(4, dtype=self.dtype, param_dtype=jnp.bfloat16)",  # half params
         "nn.Dense(4, dtype=self.dtype, **kw)",  # opaque
-        "partial(nn.Dense, 4)",  # a partial inside a module
+        "partial(nn.Dense, 4)",  # a partial without dtype inside a module
         "self.param('w', init, (4,), jnp.bfloat16)",  # FLX004
-        "local(4)",  # a local partial alias
+        "self.param('w', init, (4,), dtype=self.dtype)",  # FLX004, by keyword
+        "self.param('w', init, *kw)",  # FLX004 cannot be ruled out
+        "nnx.Param(jnp.ones((4,), self.dtype))",  # FLX004 in an array constructor
+        "nnx.Param(init(key, (4,), jnp.float16))",  # FLX004 at an unknown callee's third argument
+        "bare(4)",  # a local partial alias without dtype
+        "tied(4, dtype=self.dtype)",  # a partial alias passing param_dtype=<the compute dtype>
+        "either(4, dtype=self.dtype)",  # bound two ways: the gate cannot tell which
     ],
 )
 def test_what_the_gate_keeps(line: str) -> None:
-    source = HEADER + textwrap.dedent(
+    source = HEADER + "from flax import nnx\n" + textwrap.dedent(
         f"""
         class Kept(nn.Module):
             dtype: jnp.dtype = jnp.bfloat16
 
             @nn.compact
-            def __call__(self, x, kw, init):
+            def __call__(self, x, kw, init, key):
                 local = partial(nn.Dense, use_bias=False, dtype=self.dtype)
+                bare = partial(local, use_bias=True)
+                tied = partial(nn.Dense, param_dtype=self.dtype)
+                either = nn.Dense if x else kw
+                either = kw
                 return {line}
         """
     )
     assert _suspects(source) == ["Kept"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "local(4)",  # the partial passes dtype
+        "local(4, param_dtype=jnp.float32)",
+        "self.param('w', init, (4,), self.param_dtype)",  # created in the param dtype
+        "self.param('w', init, (4,))",  # default float32
+        "nnx.Param(jnp.zeros((4,)))",  # no dtype: float32
+        "nnx.Param(jnp.full((4,), 0.0, jnp.float32))",
+        "jax.lax.convert_element_type(x, jnp.bfloat16)",  # not a layer
+        "convert(x)",  # a partial of a non-layer
+    ],
+)
+def test_what_the_gate_clears(line: str) -> None:
+    source = HEADER + "import jax\nfrom flax import nnx\n" + textwrap.dedent(
+        f"""
+        class Cleared(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            @nn.compact
+            def __call__(self, x, init):
+                local = partial(nn.Dense, use_bias=False, dtype=self.dtype)
+                convert = partial(jax.lax.convert_element_type, new_dtype=jnp.bfloat16)
+                return {line}
+        """
+    )
+    assert _suspects(source) == []
+    calls_rules = {f"FLX00{n}" for n in range(1, 7)}
+    assert [d for d in Checker().check_source(source, "case.py") if d.code in calls_rules] == []
 
 
 def test_attend_means_the_whole_file() -> None:
@@ -144,3 +185,78 @@ def test_slice_keeps_rows_and_columns(tmp_path: Path) -> None:
         ("FLX001", 16, 18),  # Clean() resolves through its stub in the slice
         ("FLX001", 17, 18),
     ]
+
+
+def test_a_class_suspected_for_its_calls_keeps_only_those_methods() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        DOC = (
+            "a docstring constant"
+            "on two lines"
+        )
+        print(DOC)
+
+
+        class Block(nn.Module):
+            \"\"\"Docstring.\"\"\"
+
+            dtype: jnp.dtype = jnp.bfloat16
+
+            @nn.nowrap
+            def helper(self):
+                return nn.Dense(4, dtype=self.dtype)
+
+            def setup(self):
+                self.out = nn.Dense(4)
+
+            def __call__(self, x):
+                return self.out(x)
+        """
+    )
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    assert unit.sketch is not None
+    chosen = plan(unit.sketch, index)
+    assert chosen == {5: frozenset({3})}  # Block, and of its body only ``setup``
+    piece = slice_source(source, unit.sketch, chosen)
+    assert piece.text == HEADER + textwrap.dedent(
+        """\
+        DOC = None
+        class Block(nn.Module):
+            \"\"\"Docstring.\"\"\"
+            dtype: jnp.dtype = jnp.bfloat16
+            def helper(): pass
+            def setup(self):
+                self.out = nn.Dense(4)
+            def __call__(): pass
+        """
+    )
+    assert piece.lines == (1, 2, 3, 5, 12, 13, 15, 17, 21, 22, 24)
+    found = checker.diagnose(unit, index, sliced=True)[1]
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 22, 20)]
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        ("return nn.Dense(4)(x)", False),  # no compute dtype anywhere: nothing to forward
+        ("c = self.config\n        assert c.dtype\n        return nn.Dense(4)(x)", True),  # a local config
+        ("assert config.dtype\n        return nn.Dense(4)(x)", True),  # a config parameter
+        ("assert x.dtype\n        return nn.Dense(4)(x)", False),  # an activation's dtype is no config
+    ],
+)
+def test_missing_dtype_needs_a_compute_dtype(body: str, kept: bool) -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        class Plain(nn.Module):
+            config: object
+
+            def __call__(self, x, config=None):
+                {body}
+        """
+    ).format(body=body)
+    assert _suspects(source) == (["Plain"] if kept else [])
+    found = [d.code for d in Checker().check_source(source, "case.py")]
+    assert found == (["FLX001"] if kept else [])

@@ -19,11 +19,9 @@ from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.dtypes import dotted
 from flaxprec.imports import ImportMap, resolve_relative
 from flaxprec.numerics import NumericsCollector, NumericsFacts
-from flaxprec.project import CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
+from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
 
 PARTIAL = frozenset({"functools.partial"})
-# Array constructors whose dtype is the second (or third) positional argument.
-ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
 TRACKED = ("dtype", "param_dtype")
 
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location, TextEdit
-from flaxprec.gate import CallSketch, StatementSketch
+from flaxprec.gate import CallSketch, Member, StatementSketch
 from flaxprec.imports import ImportMap
 from flaxprec.project import ClassSummary, FileSummary
 
-SCHEMA = 3
+SCHEMA = 4
 
 
 def build_id() -> str:
@@ -178,8 +178,9 @@ def sketch_to_json(statements: tuple[StatementSketch, ...]) -> list[Any]:
             s.name,
             s.attend,
             [list(dataclasses.astuple(c)) for c in s.calls],
-            s.huge_constant,
+            list(s.huge_owners),
             list(s.bases),
+            [list(dataclasses.astuple(m)) for m in s.members],
         ]
         for s in statements
     ]
@@ -192,17 +193,13 @@ def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
             end,
             kind,
             name,
-            tuple(
-                CallSketch(
-                    callee, tuple(keywords), positional, starred, param_value, first, owner, self_param
-                )
-                for callee, keywords, positional, starred, param_value, first, owner, self_param in calls
-            ),
+            tuple(CallSketch(callee, tuple(keywords), *rest) for callee, keywords, *rest in calls),
             attend,
-            huge_constant,
+            tuple(huge_owners),
             tuple(bases),
+            tuple(Member(*m) for m in members),
         )
-        for start, end, kind, name, attend, calls, huge_constant, bases in entry
+        for start, end, kind, name, attend, calls, huge_owners, bases, members in entry
     )
 
 

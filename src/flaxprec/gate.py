@@ -1,26 +1,37 @@
-"""The ``ast`` gate: which top-level statements of a file could hold a finding.
+"""The ``ast`` gate: which top-level statements (and which methods of a class) could hold a finding.
 
 libcst is the judge, but it parses ~10x slower than ``ast`` and its analysis costs more again. The gate
 sketches every call of a file while the ``ast`` summary is built (resolved callee, keyword names,
 positional count, enclosing Module), and later, with the whole project index known, marks a top-level
 statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the
 file's imports and module-level assignments, and one-line stubs that keep the other names bound) are
-parsed and analysed by libcst.
+parsed and analysed by libcst; of a class suspected only for its calls, only the methods holding the
+suspect calls are kept (the others become stubs: the call rules judge each construction from its own
+method and the project index).
 
 The gate is conservative by construction: a call is cleared only when every rule provably stays silent
 on it (it passes ``dtype`` by keyword, passes ``param_dtype`` as the module's own field or float32, has
-no positional argument at a dtype index...). Anything it does not understand is suspect. A property
-test and the real corpus check that it never clears a statement the full analysis flags.
+no positional argument at a dtype index...). Anything it does not understand is suspect: a name bound
+two different ways in one scope resolves to :data:`AMBIGUOUS`, which is always suspect. A property test
+and the real corpus check that it never clears a statement the full analysis flags.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flaxprec.ast_walk import children, walk
 from flaxprec.imports import ImportMap, resolve_relative
-from flaxprec.project import NNX_PARAM_NAMES, ProjectIndex, dotted_name
+from flaxprec.project import (
+    ARRAY_DTYPE_INDEX,
+    CONFIG_NAMES,
+    NNX_PARAM_NAMES,
+    ClassFacts,
+    ProjectIndex,
+    dotted_name,
+)
 from flaxprec.suppress import split_lines
 
 PARTIAL = "functools.partial"
@@ -30,13 +41,15 @@ INFINITY_NAMES = frozenset({"inf", "Inf", "infty", "PINF", "NINF"})
 # statements that the matching predicate clears.
 GATES = frozenset({"calls", "params", "huge-constants"})
 OPAQUE = ""  # a callee that is a local, non-alias name: never a layer for the analysis either
+AMBIGUOUS = "?"  # a name bound to different things in one scope: the gate cannot tell, so it suspects
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 @dataclass(frozen=True)
 class CallSketch:
-    callee: str | None  # qualified name, "partial:<qualified>" for a partial alias, None if unresolvable
-    keywords: tuple[str, ...]  # "**" for a ``**kwargs`` argument
-    positional: int
+    callee: str | None  # qualified name (a partial alias's layer), AMBIGUOUS, None if unresolvable
+    keywords: tuple[str, ...]  # "**" for a ``**kwargs`` argument; a partial alias's keywords come first
+    positional: int  # a partial alias's positional arguments included
     starred: bool
     param_value: (
         str | None
@@ -44,76 +57,98 @@ class CallSketch:
     first: str | None  # qualified name of the first positional argument (for functools.partial)
     owner: str | None  # qualname of the class whose method (or nested function) holds the call
     self_param: bool  # ``<first parameter of the method>.param(...)``
+    # A parameter creation's dtype argument (``self.param`` or ``nnx.Param``'s array call): its simple
+    # value, "" when none is passed, None when it cannot be told.
+    stored: str | None = ""
+    member: int = -1  # index of the top-level class's body statement holding the call (-1: none)
+    # An enclosing function reads ``<config>.dtype``: the analysis may take its compute dtype from there.
+    config_dtype: bool = False
+
+
+@dataclass(frozen=True)
+class Member:
+    """A statement of a top-level class's body: a method can be stubbed out of a slice."""
+
+    start: int  # first line, decorators included
+    end: int
+    kind: str  # "def", "class" or "other"
+    name: str | None
 
 
 @dataclass(frozen=True)
 class StatementSketch:
     start: int  # first line, decorators included
     end: int
-    kind: str  # "class", "def" or "other"
-    name: str | None
+    kind: str  # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``) or "other"
+    name: str | None  # for "literal": the targets as written, ``A = B``
     calls: tuple[CallSketch, ...]
     attend: bool  # a ``.attend(`` call: tied embeddings are judged across statements
-    huge_constant: bool = False  # a literal beyond float16's range, or an infinity (FLX106)
+    # Classes whose methods hold a literal beyond float16's range, or an infinity (FLX106 judges those
+    # inside Module methods only).
+    huge_owners: tuple[str, ...] = ()
     bases: tuple[str, ...] = ()  # a class's bases as written (same-file inheritance of params, FLX007)
+    members: tuple[Member, ...] = ()  # a class's body, when it starts below the ``class`` line
 
 
-def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[StatementSketch, ...]:
-    """Sketch every top-level statement of a parsed file."""
-    aliases = _module_aliases(tree, imports, module_name)
-    statements = []
-    for stmt in tree.body:
-        start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
-        kind = "class" if isinstance(stmt, ast.ClassDef) else "other"
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            kind = "def"
-        walker = _CallWalker(aliases, module_name)
-        walker.visit(stmt)
-        bases = tuple(filter(None, map(dotted_name, stmt.bases))) if isinstance(stmt, ast.ClassDef) else ()
-        statements.append(
-            StatementSketch(
-                start=start,
-                end=stmt.end_lineno or stmt.lineno,
-                kind=kind,
-                name=getattr(stmt, "name", None),
-                calls=tuple(walker.calls),
-                attend=walker.attend,
-                huge_constant=walker.huge_constant,
-                bases=bases,
-            )
-        )
-    return tuple(statements)
+@dataclass(frozen=True)
+class _Partial:
+    """What ``functools.partial(Layer, ...)`` binds: the layer and the arguments it already has."""
+
+    callee: str
+    keywords: tuple[str, ...]
+    positional: int
+    starred: bool
+    param_value: str | None
 
 
-def _module_aliases(tree: ast.Module, imports: ImportMap, module_name: str) -> dict[str, str]:
-    """Module-level names: imports, classes, and ``X = dotted`` / ``X = partial(dotted, ...)`` aliases."""
-    aliases = dict(imports.bindings)
-    for stmt in tree.body:
-        if isinstance(stmt, ast.ClassDef):
-            aliases[stmt.name] = f"{module_name}.{stmt.name}"
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            aliases[stmt.name] = OPAQUE
-    resolver = _Scope(aliases, None)
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            aliases[stmt.targets[0].id] = resolver.alias_value(stmt.value) or OPAQUE
-    return aliases
+Binding = str | _Partial
 
 
-class _Scope:
-    def __init__(self, bindings: dict[str, str], parent: _Scope | None) -> None:
-        self.bindings = bindings
+class _Frame:
+    """A scope being sketched. Bindings are resolved lazily, once the whole statement has been walked:
+    a name's value is what all of its (non-opaque) bindings agree on, else :data:`AMBIGUOUS`."""
+
+    __slots__ = ("_bindings", "_busy", "dtype_heads", "events", "kind", "parent")
+
+    def __init__(self, kind: str, parent: _Frame | None) -> None:
+        self.kind = kind  # "module", "class", "function" or "lambda"
         self.parent = parent
+        # name -> how it is bound: None (opaque), a qualified name (an import), or ``name = <expr>``
+        self.events: dict[str, list[ast.expr | str | None]] = {}
+        self._bindings: dict[str, Binding] = {}
+        self._busy: set[str] = set()
+        self.dtype_heads: set[str] = set()  # ``H`` of the ``H.dtype`` reads in this function
 
-    def lookup(self, name: str) -> str | None:
-        scope: _Scope | None = self
-        while scope is not None:
-            if name in scope.bindings:
-                return scope.bindings[name]
-            scope = scope.parent
+    def bind(self, name: str, how: ast.expr | str | None) -> None:
+        self.events.setdefault(name, []).append(how)
+
+    def lookup(self, name: str) -> Binding | None:
+        frame: _Frame | None = self
+        while frame is not None:
+            if name in frame.events:
+                return frame._binding(name)
+            frame = frame.parent
         return None
 
-    def resolve(self, node: ast.expr) -> str | None:
+    def _binding(self, name: str) -> Binding:
+        if name in self._bindings:
+            return self._bindings[name]
+        if name in self._busy:
+            return OPAQUE  # ``a = b; b = a``: a cycle binds nothing the analysis could follow either
+        self._busy.add(name)
+        values = {self._evaluate(how) for how in self.events[name]}
+        self._busy.discard(name)
+        values.discard(OPAQUE)  # the analysis finds nothing through an opaque binding: the others decide
+        value = values.pop() if len(values) == 1 else AMBIGUOUS if values else OPAQUE
+        self._bindings[name] = value
+        return value
+
+    def _evaluate(self, how: ast.expr | str | None) -> Binding:
+        if how is None or isinstance(how, str):
+            return how or OPAQUE
+        return self.alias_value(how)
+
+    def resolve(self, node: ast.expr) -> Binding | None:
         name = dotted_name(node)
         if name is None:
             return None
@@ -121,18 +156,62 @@ class _Scope:
         target = self.lookup(head)
         if not target:
             return None
-        if target.startswith("partial:"):
+        if isinstance(target, _Partial):
             return None if rest else target
+        if target == AMBIGUOUS:
+            return AMBIGUOUS
         return f"{target}.{rest}" if rest else target
 
-    def alias_value(self, value: ast.expr) -> str | None:
-        """What ``X = value`` makes ``X``: a qualified name, a partial of one, or None."""
-        if isinstance(value, ast.Call):
-            if self.resolve(value.func) == PARTIAL and value.args:
-                inner = self.resolve(value.args[0])
-                return f"partial:{inner}" if inner else None
-            return None
-        return self.resolve(value)
+    def alias_value(self, value: ast.expr) -> Binding:
+        """What ``X = value`` makes ``X``: a qualified name, a partial of a name, or OPAQUE."""
+        if type(value) is not ast.Call:
+            return self.resolve(value) or OPAQUE
+        func = self.resolve(value.func)
+        if func == AMBIGUOUS:
+            return AMBIGUOUS
+        if func != PARTIAL or not value.args:
+            return OPAQUE
+        inner = self.resolve(value.args[0])
+        keywords, positional, starred = _arguments(value, skip=1)
+        param_value = _param_value(value, self)
+        if isinstance(inner, _Partial):
+            return _Partial(
+                inner.callee,
+                inner.keywords + keywords,
+                inner.positional + positional,
+                inner.starred or starred,
+                param_value if "param_dtype" in keywords else inner.param_value,
+            )
+        if not inner:
+            return OPAQUE
+        if inner == AMBIGUOUS:
+            return AMBIGUOUS
+        return _Partial(inner, keywords, positional, starred, param_value)
+
+
+def _arguments(call: ast.Call, skip: int = 0) -> tuple[tuple[str, ...], int, bool]:
+    """Keyword names ("**" for ``**kw``), plain positional count and whether one is ``*args``."""
+    args = call.args[skip:]
+    starred = any(type(a) is ast.Starred for a in args)
+    keywords = tuple(k.arg or "**" for k in call.keywords)
+    return keywords, len(args) - sum(type(a) is ast.Starred for a in args), starred
+
+
+def _param_value(call: ast.Call, frame: _Frame) -> str | None:
+    for keyword in call.keywords:
+        if keyword.arg == "param_dtype":
+            return _simple_value(keyword.value, frame)
+    return None
+
+
+def _simple_value(value: ast.expr, frame: _Frame) -> str | None:
+    if type(value) is ast.Constant and isinstance(value.value, str):
+        return f"'{value.value}'"
+    name = dotted_name(value)
+    if name is None:
+        return None
+    resolved = frame.resolve(value)
+    return resolved if isinstance(resolved, str) and resolved else name
 
 
 def _import_bindings(node: ast.Import | ast.ImportFrom, module_name: str) -> dict[str, str]:
@@ -146,160 +225,296 @@ def _import_bindings(node: ast.Import | ast.ImportFrom, module_name: str) -> dic
         for alias in node.names:
             if source is not None and alias.name != "*":
                 local.add_from(source, alias.name, alias.asname)
-    return local.bindings
+    bound = {(a.asname or a.name).split(".")[0]: "" for a in node.names if a.name != "*"}
+    return {**bound, **local.bindings}
 
 
-def _bound_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
-    args = function.args
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    if isinstance(function, ast.Lambda):
-        return names
-    for node in _own_nodes(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-    return names
+def _module_frame(tree: ast.Module, imports: ImportMap, module_name: str) -> _Frame:
+    """Module-level names: imports, classes, functions and ``X = ...`` aliases."""
+    frame = _Frame("module", None)
+    for name, target in imports.bindings.items():
+        frame.bind(name, target)
+    for stmt in tree.body:
+        if type(stmt) is ast.ClassDef:
+            frame.bind(stmt.name, f"{module_name}.{stmt.name}")
+        elif isinstance(stmt, _FUNCTIONS):
+            frame.bind(stmt.name, None)
+        elif type(stmt) is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name:
+            frame.bind(stmt.targets[0].id, stmt.value)
+    return frame
 
 
-def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function body, not descending into nested functions, lambdas or classes."""
-    stack = list(ast.iter_child_nodes(function))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(node))
+@dataclass
+class _RawCall:
+    node: ast.Call
+    frame: _Frame
+    owner: tuple[str, str | None] | None  # (class qualname, the method's first parameter)
+    member: int
 
 
-class _CallWalker(ast.NodeVisitor):
-    def __init__(self, aliases: dict[str, str], module_name: str) -> None:
-        self.scope = _Scope(aliases, None)
+class _Walker:
+    """One pass over a top-level statement: its calls (resolved at the end), constants and members."""
+
+    def __init__(self, module_name: str) -> None:
         self.module_name = module_name
-        self.calls: list[CallSketch] = []
+        self.calls: list[_RawCall] = []
         self.attend = False
-        self.huge_constant = False
-        self.classes: list[str] = []
-        # (class qualname, method's first parameter) of the innermost class whose method we are in
-        self.owner: tuple[str, str | None] | None = None
-        self.depth_in_class = 0
+        self.huge_owners: dict[str, None] = {}  # insertion-ordered set
+        self.member = -1
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+    def visit(
+        self, node: ast.AST, frame: _Frame, owner: tuple[str, str | None] | None, classes: tuple[str, ...]
+    ) -> None:
+        tp = type(node)
+        if tp is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            if type(func) is ast.Attribute and func.attr == "attend":
+                self.attend = True
+            self.calls.append(_RawCall(node, frame, owner, self.member))  # type: ignore[arg-type]
+        elif tp is ast.Constant:
+            value = node.value  # type: ignore[attr-defined]
+            if owner is not None and _huge(value):
+                self.huge_owners[owner[0]] = None
+            return
+        elif tp is ast.Name:
+            if frame.kind == "function" and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                frame.bind(node.id, None)  # type: ignore[attr-defined]
+            return
+        elif tp is ast.Attribute:
+            if node.attr == "dtype" and type(node.value) is ast.Name:  # type: ignore[attr-defined]
+                frame.dtype_heads.add(node.value.id)  # type: ignore[attr-defined]
+            if owner is not None and node.attr in INFINITY_NAMES:  # type: ignore[attr-defined]
+                self.huge_owners[owner[0]] = None
+        elif tp is ast.Assign:
+            targets = node.targets  # type: ignore[attr-defined]
+            if len(targets) == 1 and type(targets[0]) is ast.Name and frame.kind in ("function", "class"):
+                frame.bind(targets[0].id, node.value)  # type: ignore[attr-defined]
+                self.visit(node.value, frame, owner, classes)  # type: ignore[attr-defined]
+                return
+        elif tp is ast.ClassDef:
+            self._class(node, frame, owner, classes)  # type: ignore[arg-type]
+            return
+        elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef or tp is ast.Lambda:
+            self._function(node, frame, owner, classes)  # type: ignore[arg-type]
+            return
+        elif (tp is ast.Import or tp is ast.ImportFrom) and frame.kind == "function":
+            for name, target in _import_bindings(node, self.module_name).items():  # type: ignore[arg-type]
+                frame.bind(name, target or None)
+            return
+        for child in children(node):
+            self.visit(child, frame, owner, classes)
+
+    def _class(
+        self,
+        node: ast.ClassDef,
+        frame: _Frame,
+        owner: tuple[str, str | None] | None,
+        classes: tuple[str, ...],
+    ) -> None:
         for child in (*node.decorator_list, *node.bases, *node.keywords):
-            self.visit(child)
-        self.classes.append(node.name)
-        saved_owner, saved_scope = self.owner, self.scope
-        self.owner = None
+            self.visit(child, frame, owner, classes)
+        if frame.kind == "function":
+            frame.bind(node.name, None)
         # Methods see the class body's aliases here (Python would not): more suspects, never fewer.
-        self.scope = _Scope({}, saved_scope)
-        for stmt in node.body:
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-            ):
-                self.scope.bindings[stmt.targets[0].id] = self.scope.alias_value(stmt.value) or OPAQUE
-        for stmt in node.body:
-            self.visit(stmt)
-        self.owner, self.scope = saved_owner, saved_scope
-        self.classes.pop()
+        body = _Frame("class", frame)
+        top = not classes
+        for i, stmt in enumerate(node.body):
+            if top:
+                self.member = i
+            self.visit(stmt, body, None, (*classes, node.name))
+        if top:
+            self.member = -1
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        saved_owner, saved_scope = self.owner, self.scope
-        if self.owner is None and self.classes:
-            params = [*node.args.posonlyargs, *node.args.args]
-            qualname = ".".join([self.module_name, *self.classes])
-            self.owner = (qualname, params[0].arg if params else None)
-        bindings: dict[str, str] = dict.fromkeys(_bound_names(node), OPAQUE)
-        self.scope = _Scope(bindings, saved_scope)
-        if not isinstance(node, ast.Lambda):
-            for sub in _own_nodes(node):
-                if (
-                    isinstance(sub, ast.Assign)
-                    and len(sub.targets) == 1
-                    and isinstance(sub.targets[0], ast.Name)
-                ):
-                    value = self.scope.alias_value(sub.value)
-                    if value:
-                        bindings[sub.targets[0].id] = value
-                elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-                    bindings.update(_import_bindings(sub, self.module_name))
-        body = node.body if isinstance(node.body, list) else [node.body]
-        for child in (*getattr(node, "decorator_list", []), node.args, *body):
-            self.visit(child)
-        self.owner, self.scope = saved_owner, saved_scope
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+        frame: _Frame,
+        owner: tuple[str, str | None] | None,
+        classes: tuple[str, ...],
+    ) -> None:
+        is_lambda = type(node) is ast.Lambda
+        if not is_lambda and frame.kind == "function":
+            frame.bind(node.name, None)  # type: ignore[union-attr]
+        args = node.args
+        if owner is None and classes:
+            params = [*args.posonlyargs, *args.args]
+            owner = (".".join([self.module_name, *classes]), params[0].arg if params else None)
+        scope = _Frame("lambda" if is_lambda else "function", frame)
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None:
+                scope.bind(arg.arg, None)
+        # Decorators, defaults and annotations are visited in the function's scope, as the analysis does.
+        for child in getattr(node, "decorator_list", ()):
+            self.visit(child, scope, owner, classes)
+        self.visit(args, scope, owner, classes)
+        if is_lambda:
+            self.visit(node.body, scope, owner, classes)  # type: ignore[arg-type]
+            return
+        if node.returns is not None:  # type: ignore[union-attr]
+            self.visit(node.returns, scope, owner, classes)  # type: ignore[union-attr]
+        for stmt in node.body:  # type: ignore[union-attr]
+            self.visit(stmt, scope, owner, classes)
 
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-    visit_Lambda = _function
+    def sketches(self) -> tuple[CallSketch, ...]:
+        return tuple(_call_sketch(raw) for raw in self.calls)
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        value = node.value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.huge_constant |= abs(value) >= FP16_MAX
-        elif isinstance(value, str):
-            self.huge_constant |= value.strip().lstrip("+-").lower() in ("inf", "infinity")
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        self.huge_constant |= node.attr in INFINITY_NAMES
-        self.generic_visit(node)
+def _call_sketch(raw: _RawCall) -> CallSketch:
+    node, frame = raw.node, raw.frame
+    owner, self_name = raw.owner or (None, None)
+    name = dotted_name(node.func)
+    self_param = bool(self_name) and name == f"{self_name}.param"
+    keywords, positional, starred = _arguments(node)
+    param_value = _param_value(node, frame)
+    callee = frame.resolve(node.func)
+    first = None
+    stored = ""
+    if isinstance(callee, _Partial):
+        param_value = param_value if "param_dtype" in keywords else callee.param_value
+        keywords = callee.keywords + keywords
+        positional += callee.positional
+        starred = starred or callee.starred
+        callee = callee.callee
+    elif callee == PARTIAL and node.args:
+        inner = frame.resolve(node.args[0])
+        first = inner if isinstance(inner, str) and inner else None  # partial(<a partial>): no layer
+        keywords, positional, starred = _arguments(node, skip=1)
+    if self_param:
+        stored = _stored(node, 3, frame)
+    elif callee in NNX_PARAM_NAMES:
+        array = node.args[0] if node.args else None
+        if type(array) is ast.Call:
+            qualified = frame.resolve(array.func)
+            index = ARRAY_DTYPE_INDEX.get(qualified, 2) if isinstance(qualified, str) else 2
+            stored = _stored(array, index, frame)
+    return CallSketch(
+        callee=callee or None,
+        keywords=keywords,
+        positional=positional,
+        starred=starred,
+        param_value=param_value,
+        first=first,
+        owner=owner,
+        self_param=self_param,
+        stored=stored,
+        member=raw.member,
+        config_dtype=owner is not None and _reads_config_dtype(frame),
+    )
 
-    def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "attend":
-            self.attend = True
-        owner, self_name = self.owner or (None, None)
-        name = dotted_name(func)
-        self_param = bool(self_name) and name == f"{self_name}.param"
-        param_value = None
-        for keyword in node.keywords:
-            if keyword.arg == "param_dtype":
-                param_value = self._simple_value(keyword.value)
-        self.calls.append(
-            CallSketch(
-                callee=self.scope.resolve(func),
-                keywords=tuple(k.arg or "**" for k in node.keywords),
-                positional=sum(1 for a in node.args if not isinstance(a, ast.Starred)),
-                starred=any(isinstance(a, ast.Starred) for a in node.args),
-                param_value=param_value,
-                first=self.scope.resolve(node.args[0]) if node.args else None,
-                owner=owner,
-                self_param=self_param,
+
+def _reads_config_dtype(frame: _Frame) -> bool:
+    """Does this function, or one around it, read ``cfg.dtype`` off a config (a parameter or a local
+    named like one, or a local taken from ``<...>.config``)? A superset of the analysis's test."""
+    scope: _Frame | None = frame
+    while scope is not None and scope.kind in ("function", "lambda"):
+        for head in scope.dtype_heads:
+            if head in CONFIG_NAMES:
+                return True
+            for how in scope.events.get(head, ()):
+                name = dotted_name(how) if isinstance(how, ast.expr) else None
+                if name is not None and name.split(".")[-1] in CONFIG_NAMES:
+                    return True
+        scope = scope.parent
+    return False
+
+
+def _stored(call: ast.Call, index: int, frame: _Frame) -> str | None:
+    """The dtype argument of a parameter creation: ``dtype=`` or the positional one at ``index``."""
+    for keyword in call.keywords:
+        if keyword.arg == "dtype":
+            return _simple_value(keyword.value, frame)
+    if any(type(a) is ast.Starred for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    return _simple_value(call.args[index], frame) if len(call.args) > index else ""
+
+
+def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[StatementSketch, ...]:
+    """Sketch every top-level statement of a parsed file."""
+    module = _module_frame(tree, imports, module_name)
+    statements = []
+    for stmt in tree.body:
+        decorators = getattr(stmt, "decorator_list", ())
+        start = min([stmt.lineno, *(d.lineno for d in decorators)])
+        walker = _Walker(module_name)
+        walker.visit(stmt, module, None, ())
+        tp = type(stmt)
+        kind, name = "other", getattr(stmt, "name", None)
+        bases: tuple[str, ...] = ()
+        members: tuple[Member, ...] = ()
+        if tp is ast.ClassDef:
+            kind = "class"
+            bases = tuple(filter(None, map(dotted_name, stmt.bases)))  # type: ignore[attr-defined]
+            members = _members(stmt)  # type: ignore[arg-type]
+        elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef:
+            kind = "def"
+        elif tp is ast.Expr and not any(type(n) is ast.NamedExpr for n in walk(stmt)):
+            kind = "expr"
+        elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
+            targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
+            if all(t and "." not in t for t in targets):
+                kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
+        statements.append(
+            StatementSketch(
+                start=start,
+                end=stmt.end_lineno or stmt.lineno,
+                kind=kind,
+                name=name,
+                calls=walker.sketches(),
+                attend=walker.attend,
+                huge_owners=tuple(walker.huge_owners),
+                bases=bases,
+                members=members,
             )
         )
-        self.generic_visit(node)
-
-    def _simple_value(self, value: ast.expr) -> str | None:
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return f"'{value.value}'"
-        name = dotted_name(value)
-        if name is None:
-            return None
-        return self.scope.resolve(value) or name
+    return tuple(statements)
 
 
-def suspect(statement: StatementSketch, index: ProjectIndex) -> bool:
-    """Could any call of this statement be reported? (Conservative: unsure means yes.)"""
-    return any(_suspect_call(call, index) for call in statement.calls)
+def _huge(value: object) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return abs(value) >= FP16_MAX
+    return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
+
+
+def _is_literal(value: ast.expr) -> bool:
+    """A string built of literals only (module docstring constants): it binds nothing a rule reads."""
+    if type(value) is ast.Constant:
+        return isinstance(value.value, (str, bytes))
+    if type(value) is ast.BinOp:
+        return _is_literal(value.left) and _is_literal(value.right)
+    return False
+
+
+def _members(node: ast.ClassDef) -> tuple[Member, ...]:
+    """The class body's statements, when all of them start below the ``class`` line (else: none)."""
+    members = []
+    for stmt in node.body:
+        decorators = getattr(stmt, "decorator_list", ())
+        start = min([stmt.lineno, *(d.lineno for d in decorators)])
+        if start <= node.lineno:
+            return ()
+        kind = "class" if type(stmt) is ast.ClassDef else "def" if isinstance(stmt, _FUNCTIONS) else "other"
+        members.append(Member(start, stmt.end_lineno or stmt.lineno, kind, getattr(stmt, "name", None)))
+    return tuple(members)
 
 
 def _suspect_call(call: CallSketch, index: ProjectIndex) -> bool:
+    """Could a rule report this call? (Conservative: unsure means yes.)"""
     callee = call.callee
-    if call.self_param:
-        return call.positional >= 4 or "dtype" in call.keywords or call.starred or "**" in call.keywords
+    if callee == AMBIGUOUS:
+        return True
+    if call.self_param or callee in NNX_PARAM_NAMES:
+        # FLX004: the analysis records a creation only inside a Module; it reports half or compute dtypes.
+        if call.owner is None or index.facts(call.owner) is None:
+            return False
+        return call.stored is None or (call.stored != "" and not _safe_param_value(call.stored))
     if not callee:
         return False
-    if callee.startswith("partial:"):
-        return True
-    if callee in NNX_PARAM_NAMES:
-        return True
     if callee == PARTIAL:
+        if call.first == AMBIGUOUS:
+            return True
         spec = _spec(call.first, index) if call.first else None
-        return spec is not None
-    spec = _spec(callee, index)
+    else:
+        spec = _spec(callee, index)
     if spec is None:
         return False
     if call.starred or "**" in call.keywords:
@@ -314,9 +529,14 @@ def _suspect_call(call: CallSketch, index: ProjectIndex) -> bool:
     facts = index.facts(call.owner)
     if facts is None:
         return False
-    if spec.has_dtype and "dtype" not in call.keywords:
+    if spec.has_dtype and "dtype" not in call.keywords and (call.config_dtype or _has_compute_dtype(facts)):
         return True
     return spec.has_param_dtype and "param_dtype" not in call.keywords and facts.declares("param_dtype")
+
+
+def _has_compute_dtype(facts: ClassFacts) -> bool:
+    """Can the analysis find a compute dtype for this Module from its class facts alone?"""
+    return facts.declares("dtype") or facts.declares("compute_dtype") or bool(facts.self_dtype_reads)
 
 
 def _spec(qualified: str, index: ProjectIndex):
@@ -343,24 +563,37 @@ class Slice:
     lines: tuple[int, ...]
 
 
+Plan = dict[int, frozenset[int] | None]  # suspect statement -> the class members to keep (None: all)
+
+
 def plan(
     statements: tuple[StatementSketch, ...], index: ProjectIndex, gates: frozenset[str] = frozenset({"calls"})
-) -> set[int] | None:
-    """Indexes of the suspect top-level statements for the selected rules' ``gates``; None: whole file."""
+) -> Plan | None:
+    """The suspect top-level statements for the selected rules' ``gates``; None: the whole file.
+
+    A class suspected only for its calls keeps just the members holding a suspect call (when a call sits
+    in its decorators or bases, or it has no members to split, it is kept whole).
+    """
     if any(statement.attend for statement in statements):
         return None  # tied embeddings: a lookup in one class decides a finding in another
-    chosen: set[int] = set()
+    chosen: Plan = {}
     if "calls" in gates:
-        chosen |= {i for i, statement in enumerate(statements) if suspect(statement, index)}
+        for i, statement in enumerate(statements):
+            hits = {call.member for call in statement.calls if _suspect_call(call, index)}
+            if hits:
+                split = statement.kind == "class" and statement.members and -1 not in hits
+                chosen[i] = frozenset(hits) if split else None
+    whole: set[int] = set()
     if "huge-constants" in gates:
-        chosen |= {i for i, statement in enumerate(statements) if statement.huge_constant}
+        whole |= {i for i, s in enumerate(statements) if any(index.facts(o) for o in s.huge_owners)}
     if "params" in gates:
-        chosen |= _param_classes(statements)
+        whole |= _param_classes(statements, index)
+    chosen.update(dict.fromkeys(whole))
     return chosen
 
 
-def _param_classes(statements: tuple[StatementSketch, ...]) -> set[int]:
-    """Classes that create parameters by hand, and every same-file class inheriting from one (FLX007).
+def _param_classes(statements: tuple[StatementSketch, ...], index: ProjectIndex) -> set[int]:
+    """Module classes that create parameters by hand, and every same-file class inheriting from one (FLX007).
 
     The analysis carries a class's ``self.X = self.param(...)`` attributes into its subclasses in the
     same file, so a subclass without a ``self.param`` of its own can still combine an inherited one.
@@ -369,7 +602,10 @@ def _param_classes(statements: tuple[StatementSketch, ...]) -> set[int]:
         statement.name
         for statement in statements
         if statement.kind == "class"
-        and any(c.self_param or c.callee in NNX_PARAM_NAMES for c in statement.calls)
+        and any(
+            (c.self_param or c.callee in NNX_PARAM_NAMES) and c.owner and index.facts(c.owner)
+            for c in statement.calls
+        )
     }
     changed = True
     while changed:
@@ -382,36 +618,69 @@ def _param_classes(statements: tuple[StatementSketch, ...]) -> set[int]:
     return {i for i, s in enumerate(statements) if s.kind == "class" and s.name in creates}
 
 
-def slice_source(text: str, statements: tuple[StatementSketch, ...], suspects: set[int]) -> Slice:
-    """Imports and other module-level statements, the suspect definitions whole, stubs for the rest.
+def slice_source(
+    text: str, statements: tuple[StatementSketch, ...], suspects: Mapping[int, frozenset[int] | None]
+) -> Slice:
+    """Imports and other binding statements, the suspect definitions, stubs for the rest.
 
-    Stubs (``class Name: pass``) keep every top-level name bound as in the full file, so resolution in
-    the slice is the same; they hold no call, so they cannot produce a finding.
+    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for a literal string) keep every
+    name bound as in the full file, so resolution in the slice is the same; they hold no call, so they
+    cannot produce a finding. Expression statements (docstrings, calls) bind nothing and are dropped.
     """
     source_lines = split_lines(text)
     out: list[str] = []
     origin: list[int] = []
+
+    def copy(first: int, last: int) -> None:
+        out.extend(source_lines[first - 1 : last])
+        origin.extend(range(first, last + 1))
+        if out and not out[-1].endswith(("\n", "\r")):
+            out[-1] += "\n"
+
+    def stub(line: str, start: int) -> None:
+        out.append(line)
+        origin.append(start)
+
+    for group in _groups(statements):
+        members = [statements[i] for i in group]
+        kept = [i for i in group if i in suspects]
+        if len(group) == 1 and kept and suspects[kept[0]] is not None and members[0].members:
+            _copy_class(members[0], suspects[kept[0]], source_lines, copy, stub)  # type: ignore[arg-type]
+        elif kept or any(m.kind == "other" for m in members):
+            copy(members[0].start, max(m.end for m in members))
+        else:
+            for member in members:
+                if member.kind in ("class", "def"):
+                    stub(
+                        f"{member.kind} {member.name}{'' if member.kind == 'class' else '()'}: pass\n",
+                        member.start,
+                    )
+                elif member.kind == "literal":
+                    stub(f"{member.name} = None\n", member.start)
+    return Slice("".join(out), tuple(origin))
+
+
+def _groups(items) -> list[list[int]]:
+    """Indexes of ``items`` (with ``start``/``end`` lines), statements sharing a line (``a; b``) together."""
     groups: list[list[int]] = []
-    for i, statement in enumerate(statements):  # statements sharing a line (``a; b``) go together
-        if groups and statement.start <= statements[groups[-1][-1]].end:
+    for i, item in enumerate(items):
+        if groups and item.start <= items[groups[-1][-1]].end:
             groups[-1].append(i)
         else:
             groups.append([i])
-    for group in groups:
-        members = [statements[i] for i in group]
-        whole = any(m.kind == "other" or i in suspects for i, m in zip(group, members, strict=True))
-        if whole:
-            first, last = members[0].start, max(m.end for m in members)
-            out.extend(source_lines[first - 1 : last])
-            origin.extend(range(first, last + 1))
-            if out and not out[-1].endswith(("\n", "\r")):
-                out[-1] += "\n"
-        else:
-            for member in members:
-                out.append(
-                    f"class {member.name}: pass\n"
-                    if member.kind == "class"
-                    else f"def {member.name}(): pass\n"
-                )
-                origin.append(member.start)
-    return Slice("".join(out), tuple(origin))
+    return groups
+
+
+def _copy_class(statement: StatementSketch, keep: frozenset[int], source_lines, copy, stub) -> None:
+    """The class header and its non-method members whole, the kept methods whole, stubs for the others."""
+    members = statement.members
+    copy(statement.start, members[0].start - 1)
+    for group in _groups(members):
+        parts = [members[i] for i in group]
+        if any(i in keep for i in group) or any(p.kind == "other" for p in parts):
+            copy(parts[0].start, max(p.end for p in parts))
+            continue
+        for part in parts:
+            line = source_lines[part.start - 1]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            stub(f"{indent}{part.kind} {part.name}{'' if part.kind == 'class' else '()'}: pass\n", part.start)

@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from flaxprec.ast_walk import walk
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.imports import ImportMap, resolve_relative
 
@@ -19,6 +20,8 @@ LINEN_MODULE = frozenset({"flax.linen.Module", "flax.linen.module.Module"})
 NNX_MODULE = frozenset({"flax.nnx.Module", "flax.nnx.module.Module", "flax.nnx.bridge.Module"})
 NNX_PARAM_NAMES = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 CONFIG_NAMES = frozenset({"config", "cfg", "conf", "model_config", "model_cfg"})
+# Array constructors whose dtype is the second (or third) positional argument (``nnx.Param(jnp.ones(...))``).
+ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def _summarize_class(node: ast.ClassDef, qualname: str, resolve_base) -> ClassSu
                 init_kwonly = tuple(a.arg for a in args.kwonlyargs)
             if self_name is None:
                 continue
-            for sub in ast.walk(stmt):
+            for sub in walk(stmt):
                 if isinstance(sub, ast.Attribute) and sub.attr in ("dtype", "compute_dtype"):
                     chain = dotted_name(sub)
                     if chain and chain.startswith(self_name + "."):
@@ -192,10 +195,40 @@ def _summarize_class(node: ast.ClassDef, qualname: str, resolve_base) -> ClassSu
     )
 
 
+def _outer_classes(body: Iterable[ast.stmt]) -> set[str]:
+    """Names of the classes defined outside function bodies."""
+    names: set[str] = set()
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if type(stmt) is ast.ClassDef:
+            names.add(stmt.name)
+            stack.extend(stmt.body)
+        elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+            stack.extend(stmt.body)
+            stack.extend(getattr(stmt, "orelse", ()))
+        elif isinstance(stmt, ast.Try):
+            stack.extend([*stmt.body, *stmt.orelse, *stmt.finalbody])
+            for handler in stmt.handlers:
+                stack.extend(handler.body)
+    return names
+
+
 def summarize(tree: ast.Module, module_name: str, is_package: bool = False) -> FileSummary:
     """Summarise the module-level (and nested) classes of one parsed file."""
     imports = _collect_imports(tree, module_name, is_package)
-    local_classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    # Classes of the file, anywhere: those outside function bodies first; walking the whole tree for the
+    # rest (a class defined in a function) only when a base is found in neither.
+    local_classes = _outer_classes(tree.body)
+    every_class: set[str] = set()
+
+    def is_local(head: str) -> bool:
+        if head in local_classes:
+            return True
+        if not every_class:
+            every_class.update(n.name for n in walk(tree) if type(n) is ast.ClassDef)
+            every_class.add("")  # walked
+        return head in every_class
 
     def resolve_base(base: ast.expr) -> str | None:
         if isinstance(base, ast.Subscript):  # Generic[...] and friends
@@ -207,7 +240,7 @@ def summarize(tree: ast.Module, module_name: str, is_package: bool = False) -> F
         if resolved is not None:
             return resolved
         head = name.split(".")[0]
-        return f"{module_name}.{name}" if head in local_classes else name
+        return f"{module_name}.{name}" if is_local(head) else name
 
     classes: list[ClassSummary] = []
 
