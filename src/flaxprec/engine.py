@@ -25,9 +25,9 @@ from flaxprec.cache import Cache, content_key, diagnostic_from_json, diagnostic_
 from flaxprec.catalogue import Catalogue, load_catalogue
 from flaxprec.diagnostics import Diagnostic, Location
 from flaxprec.fix_text import attach_text_edits
-from flaxprec.gate import Slice, StatementSketch, plan, sketch, slice_source
+from flaxprec.gate import Slice, StatementSketch, plan, read_tree, slice_source
 from flaxprec.imports import module_name_for
-from flaxprec.project import FileSummary, ProjectIndex, summarize
+from flaxprec.project import FileSummary, ProjectIndex
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
 from flaxprec.source_io import SourceError, SourceFile, read_source
 from flaxprec.suppress import apply_noqa, parse_noqa
@@ -96,8 +96,7 @@ class Checker:
         except (SyntaxError, ValueError) as error:
             unit.error = parse_error(unit.filename, error)
         else:
-            unit.summary = summarize(tree, unit.module_name, unit.is_package)
-            unit.sketch = sketch(tree, unit.summary.imports, unit.module_name)
+            unit.summary, unit.sketch = read_tree(tree, unit.module_name, unit.is_package)
         if key is not None and self.cache is not None:
             self.cache.store_summary(key, unit.error or (unit.summary, unit.sketch))  # type: ignore[arg-type]
 

@@ -29,8 +29,14 @@ from flaxprec.project import (
     CONFIG_NAMES,
     NNX_PARAM_NAMES,
     ClassFacts,
+    FileSummary,
+    MethodFacts,
     ProjectIndex,
+    collect_imports,
     dotted_name,
+    method_self,
+    summarize,
+    summarized_classes,
 )
 from flaxprec.suppress import split_lines
 
@@ -253,10 +259,13 @@ class _RawCall:
 
 
 class _Walker:
-    """One pass over a top-level statement: its calls (resolved at the end), constants and members."""
+    """One pass over a top-level statement: its calls (resolved at the end), constants and members, and
+    the index's :class:`MethodFacts` of the classes in ``facts`` (by ``id`` of their node)."""
 
-    def __init__(self, module_name: str) -> None:
+    def __init__(self, module_name: str, facts: Mapping[int, MethodFacts]) -> None:
         self.module_name = module_name
+        self.facts = facts
+        self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
         self.calls: list[_RawCall] = []
         self.attend = False
         self.huge_owners: dict[str, None] = {}  # insertion-ordered set
@@ -266,6 +275,9 @@ class _Walker:
         self, node: ast.AST, frame: _Frame, owner: tuple[str, str | None] | None, classes: tuple[str, ...]
     ) -> None:
         tp = type(node)
+        if self.methods and (tp is ast.Attribute or tp is ast.Assign or tp is ast.AnnAssign):
+            for sink, self_name, in_init in self.methods:
+                sink.see(node, self_name, in_init)
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
             if type(func) is ast.Attribute and func.attr == "attend":
@@ -318,10 +330,16 @@ class _Walker:
         # Methods see the class body's aliases here (Python would not): more suspects, never fewer.
         body = _Frame("class", frame)
         top = not classes
+        sink = self.facts.get(id(node))
         for i, stmt in enumerate(node.body):
             if top:
                 self.member = i
+            self_name = method_self(stmt) if sink is not None else None
+            if self_name is not None:
+                self.methods.append((sink, self_name, stmt.name == "__init__"))  # type: ignore[arg-type, attr-defined]
             self.visit(stmt, body, None, (*classes, node.name))
+            if self_name is not None:
+                self.methods.pop()
         if top:
             self.member = -1
 
@@ -428,14 +446,26 @@ def _stored(call: ast.Call, index: int, frame: _Frame) -> str | None:
     return _simple_value(call.args[index], frame) if len(call.args) > index else ""
 
 
-def sketch(tree: ast.Module, imports: ImportMap, module_name: str) -> tuple[StatementSketch, ...]:
-    """Sketch every top-level statement of a parsed file."""
+def read_tree(
+    tree: ast.Module, module_name: str, is_package: bool = False
+) -> tuple[FileSummary, tuple[StatementSketch, ...]]:
+    """The ``ast`` stage of one file: its class summaries and its sketch, in one walk of the tree."""
+    imports = collect_imports(tree, module_name, is_package)
+    facts = {id(node): MethodFacts() for node, _ in summarized_classes(tree, module_name)}
+    statements = sketch(tree, imports, module_name, facts)
+    return summarize(tree, module_name, is_package, imports=imports, facts=facts), statements
+
+
+def sketch(
+    tree: ast.Module, imports: ImportMap, module_name: str, facts: Mapping[int, MethodFacts] | None = None
+) -> tuple[StatementSketch, ...]:
+    """Sketch every top-level statement of a parsed file (filling ``facts`` on the way, see _Walker)."""
     module = _module_frame(tree, imports, module_name)
     statements = []
     for stmt in tree.body:
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
-        walker = _Walker(module_name)
+        walker = _Walker(module_name, facts or {})
         walker.visit(stmt, module, None, ())
         tp = type(stmt)
         kind, name = "other", getattr(stmt, "name", None)

@@ -115,7 +115,7 @@ def dotted_name(node: ast.expr) -> str | None:
     return None
 
 
-def _collect_imports(tree: ast.Module, module_name: str, is_package: bool) -> ImportMap:
+def collect_imports(tree: ast.Module, module_name: str, is_package: bool) -> ImportMap:
     """Module-level imports, including those under ``if``/``try`` at the top level."""
     imports = ImportMap()
     stack: list[ast.stmt] = list(tree.body)
@@ -145,13 +145,53 @@ def _is_classvar(annotation: ast.expr) -> bool:
     return name is not None and name.split(".")[-1] == "ClassVar"
 
 
-def _summarize_class(node: ast.ClassDef, qualname: str, resolve_base) -> ClassSummary:
+@dataclass
+class MethodFacts:
+    """What the methods of one class read and assign through their ``self``.
+
+    Gathered by whoever walks the method bodies anyway (the gate's single pass), or by :func:`summarize`
+    itself when nobody did.
+    """
+
+    dtype_reads: set[str] = field(default_factory=set)  # ``self.<...>.dtype`` and ``.compute_dtype``
+    self_assigned: set[str] = field(default_factory=set)  # ``self.<attr> = ...`` in ``__init__``
+
+    def see(self, node: ast.AST, self_name: str, in_init: bool) -> None:
+        """Record ``node``, met anywhere inside a method whose first parameter is ``self_name``."""
+        tp = type(node)
+        if tp is ast.Attribute:
+            if node.attr in ("dtype", "compute_dtype"):  # type: ignore[attr-defined]
+                chain = dotted_name(node)  # type: ignore[arg-type]
+                if chain and chain.startswith(self_name + "."):
+                    self.dtype_reads.add(chain[len(self_name) + 1 :])
+        elif in_init and (tp is ast.Assign or tp is ast.AnnAssign):
+            targets = node.targets if tp is ast.Assign else [node.target]  # type: ignore[attr-defined]
+            for target in targets:
+                if (
+                    type(target) is ast.Attribute
+                    and type(target.value) is ast.Name
+                    and target.value.id == self_name
+                ):
+                    self.self_assigned.add(target.attr)
+
+
+def method_self(stmt: ast.stmt) -> str | None:
+    """The first parameter of a method (its ``self``), None for other statements or no parameter."""
+    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    params = stmt.args.posonlyargs + stmt.args.args
+    return params[0].arg if params else None
+
+
+def _summarize_class(
+    node: ast.ClassDef, qualname: str, resolve_base, facts: MethodFacts | None
+) -> ClassSummary:
     fields: list[str] = []
     init_positional: tuple[str, ...] = ()
     init_kwonly: tuple[str, ...] = ()
     has_init = False
-    self_assigned: set[str] = set()
-    dtype_reads: set[str] = set()
+    walked = facts is not None
+    facts = facts if facts is not None else MethodFacts()
     for stmt in node.body:
         if (
             isinstance(stmt, ast.AnnAssign)
@@ -161,27 +201,14 @@ def _summarize_class(node: ast.ClassDef, qualname: str, resolve_base) -> ClassSu
             fields.append(stmt.target.id)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = stmt.args
-            self_name = (args.posonlyargs + args.args)[0].arg if (args.posonlyargs + args.args) else None
             if stmt.name == "__init__":
                 has_init = True
                 init_positional = tuple(a.arg for a in (args.posonlyargs + args.args)[1:])
                 init_kwonly = tuple(a.arg for a in args.kwonlyargs)
-            if self_name is None:
-                continue
-            for sub in walk(stmt):
-                if isinstance(sub, ast.Attribute) and sub.attr in ("dtype", "compute_dtype"):
-                    chain = dotted_name(sub)
-                    if chain and chain.startswith(self_name + "."):
-                        dtype_reads.add(chain[len(self_name) + 1 :])
-                elif stmt.name == "__init__" and isinstance(sub, (ast.Assign, ast.AnnAssign)):
-                    targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-                    for target in targets:
-                        if (
-                            isinstance(target, ast.Attribute)
-                            and isinstance(target.value, ast.Name)
-                            and target.value.id == self_name
-                        ):
-                            self_assigned.add(target.attr)
+            self_name = method_self(stmt)
+            if self_name is not None and not walked:
+                for sub in walk(stmt):
+                    facts.see(sub, self_name, stmt.name == "__init__")
     return ClassSummary(
         qualname=qualname,
         name=node.name,
@@ -190,9 +217,28 @@ def _summarize_class(node: ast.ClassDef, qualname: str, resolve_base) -> ClassSu
         init_positional=init_positional,
         init_kwonly=init_kwonly,
         has_init=has_init,
-        self_assigned=frozenset(self_assigned),
-        self_dtype_reads=frozenset(dtype_reads),
+        self_assigned=frozenset(facts.self_assigned),
+        self_dtype_reads=frozenset(facts.dtype_reads),
     )
+
+
+def summarized_classes(tree: ast.Module, module_name: str) -> list[tuple[ast.ClassDef, str]]:
+    """The classes the index knows, with their qualified names: those at module level or in a class
+    body, also under ``if``/``try``/``with`` (not in functions, ``except`` or ``finally`` blocks)."""
+    classes: list[tuple[ast.ClassDef, str]] = []
+
+    def visit(body: Iterable[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                qualname = f"{prefix}.{stmt.name}"
+                classes.append((stmt, qualname))
+                visit(stmt.body, qualname)
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+                visit(stmt.body, prefix)
+                visit(getattr(stmt, "orelse", []), prefix)
+
+    visit(tree.body, module_name)
+    return classes
 
 
 def _outer_classes(body: Iterable[ast.stmt]) -> set[str]:
@@ -214,9 +260,21 @@ def _outer_classes(body: Iterable[ast.stmt]) -> set[str]:
     return names
 
 
-def summarize(tree: ast.Module, module_name: str, is_package: bool = False) -> FileSummary:
-    """Summarise the module-level (and nested) classes of one parsed file."""
-    imports = _collect_imports(tree, module_name, is_package)
+def summarize(
+    tree: ast.Module,
+    module_name: str,
+    is_package: bool = False,
+    *,
+    imports: ImportMap | None = None,
+    facts: dict[int, MethodFacts] | None = None,
+) -> FileSummary:
+    """Summarise the module-level (and nested) classes of one parsed file.
+
+    ``facts``: the :class:`MethodFacts` of the :func:`summarized_classes`, by ``id`` of their node, when a
+    single pass over the file gathered them already; else the methods are walked here.
+    """
+    if imports is None:
+        imports = collect_imports(tree, module_name, is_package)
     # Classes of the file, anywhere: those outside function bodies first; walking the whole tree for the
     # rest (a class defined in a function) only when a base is found in neither.
     local_classes = _outer_classes(tree.body)
@@ -242,19 +300,10 @@ def summarize(tree: ast.Module, module_name: str, is_package: bool = False) -> F
         head = name.split(".")[0]
         return f"{module_name}.{name}" if is_local(head) else name
 
-    classes: list[ClassSummary] = []
-
-    def visit(body: Iterable[ast.stmt], prefix: str) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ClassDef):
-                qualname = f"{prefix}.{stmt.name}"
-                classes.append(_summarize_class(stmt, qualname, resolve_base))
-                visit(stmt.body, qualname)
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
-                visit(stmt.body, prefix)
-                visit(getattr(stmt, "orelse", []), prefix)
-
-    visit(tree.body, module_name)
+    classes = [
+        _summarize_class(node, qualname, resolve_base, facts[id(node)] if facts is not None else None)
+        for node, qualname in summarized_classes(tree, module_name)
+    ]
     return FileSummary(module_name=module_name, imports=imports, classes=classes)
 
 
