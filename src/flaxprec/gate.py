@@ -374,17 +374,20 @@ class _Walker:
             self.visit(stmt, scope, owner, classes)
 
     def sketches(self) -> tuple[CallSketch, ...]:
-        return tuple(_call_sketch(raw) for raw in self.calls)
+        """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
+        return tuple(call for call in map(_call_sketch, self.calls) if call is not None)
 
 
-def _call_sketch(raw: _RawCall) -> CallSketch:
+def _call_sketch(raw: _RawCall) -> CallSketch | None:
+    """The call as the gate sees it; None when no rule could judge it (no callee, not ``self.param``)."""
     node, frame = raw.node, raw.frame
     owner, self_name = raw.owner or (None, None)
-    name = dotted_name(node.func)
-    self_param = bool(self_name) and name == f"{self_name}.param"
+    callee = frame.resolve(node.func)
+    self_param = bool(self_name) and dotted_name(node.func) == f"{self_name}.param"
+    if not callee and not self_param:
+        return None
     keywords, positional, starred = _arguments(node)
     param_value = _param_value(node, frame)
-    callee = frame.resolve(node.func)
     first = None
     stored = ""
     if isinstance(callee, _Partial):
