@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_fix_properties import module_source
 
 from corpus import ARCHIVES, corpus
@@ -34,6 +35,64 @@ def _same_both_ways(checker: Checker, units: list[Unit]) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(module_source())
 def test_generated_modules(source: str) -> None:
+    _same_both_ways(Checker(), [Unit("generated.py", source, "generated")])
+
+
+SNIPPETS = (
+    'w = self.param("w", init, (4,){dtype})\n{i}x = x * w',
+    "p = nnx.Param(jnp.ones((4,){dtype}))\n{i}x = x * p",
+    "p = nnx.Param(init(key, (4,){dtype}))",
+    "c = self.config\n{i}assert c.dtype\n{i}x = nn.Dense(4)(x)",
+    "assert config.dtype\n{i}x = nn.LayerNorm()(x)",
+    "f = nn.Dense\n{i}f = functools.partial(nn.Dense{dtype})\n{i}x = f(4)(x)",
+    "g = None\n{i}g = Alias\n{i}x = g(4)(x)",
+    "x = jnp.where(x > 0, x, -1e9)",
+    "x = x - jnp.inf",
+    "x = Half(4)(x)",
+)
+DTYPE_ARGS = (
+    "",
+    ", jnp.float32",
+    ", self.dtype",
+    ", dtype=self.param_dtype",
+    ", 'bfloat16'",
+    ", dtype=self.dtype",
+)
+
+
+@st.composite
+def gate_module_source(draw: st.DrawFn) -> str:
+    """A file with what the gate reasons about beyond single constructions: several methods of which
+    some are clean, parameter creations, config reads, rebound aliases, mask constants, module-level
+    docstring constants, expression statements and aliases."""
+    lines = [
+        '"""Generated."""',
+        "import functools",
+        "import flax.linen as nn",
+        "import jax.numpy as jnp",
+        "from flax import nnx",
+        'DOC = "a" "b"',
+        "print(DOC)",
+        "Alias = nn.Dense",
+        "Half = functools.partial(nn.Dense, param_dtype=jnp.bfloat16)",
+    ]
+    for number in range(draw(st.integers(1, 3))):
+        fields = draw(st.sampled_from(["", "    dtype: str = 'bfloat16'\n", "    config: object = None\n"]))
+        lines += ["", "", f"class M{number}(nn.Module):", fields.rstrip("\n") or '    """Doc."""']
+        for method in range(draw(st.integers(1, 3))):
+            lines += ["", f"    def m{method}(self, x, init, key, config=None):"]
+            for _ in range(draw(st.integers(1, 3))):
+                snippet = draw(st.sampled_from(SNIPPETS))
+                lines.append(
+                    "        " + snippet.format(i="        ", dtype=draw(st.sampled_from(DTYPE_ARGS)))
+                )
+            lines.append("        return x")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gate_module_source())
+def test_generated_gate_cases(source: str) -> None:
     _same_both_ways(Checker(), [Unit("generated.py", source, "generated")])
 
 
@@ -103,8 +162,11 @@ def test_clean_classes_are_cleared_and_faulty_ones_kept() -> None:
     ],
 )
 def test_what_the_gate_keeps(line: str) -> None:
-    source = HEADER + "from flax import nnx\n" + textwrap.dedent(
-        f"""
+    source = (
+        HEADER
+        + "from flax import nnx\n"
+        + textwrap.dedent(
+            f"""
         class Kept(nn.Module):
             dtype: jnp.dtype = jnp.bfloat16
 
@@ -117,6 +179,7 @@ def test_what_the_gate_keeps(line: str) -> None:
                 either = kw
                 return {line}
         """
+        )
     )
     assert _suspects(source) == ["Kept"]
 
@@ -135,8 +198,11 @@ def test_what_the_gate_keeps(line: str) -> None:
     ],
 )
 def test_what_the_gate_clears(line: str) -> None:
-    source = HEADER + "import jax\nfrom flax import nnx\n" + textwrap.dedent(
-        f"""
+    source = (
+        HEADER
+        + "import jax\nfrom flax import nnx\n"
+        + textwrap.dedent(
+            f"""
         class Cleared(nn.Module):
             dtype: jnp.dtype = jnp.bfloat16
 
@@ -146,6 +212,7 @@ def test_what_the_gate_clears(line: str) -> None:
                 convert = partial(jax.lax.convert_element_type, new_dtype=jnp.bfloat16)
                 return {line}
         """
+        )
     )
     assert _suspects(source) == []
     calls_rules = {f"FLX00{n}" for n in range(1, 7)}
