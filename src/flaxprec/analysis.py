@@ -1,4 +1,4 @@
-"""One libcst pass per file: the file model every rule reads.
+"""One pass over the libcst tree per file: the file model every rule reads.
 
 The pass resolves names through imports and local aliases (respecting shadowing by parameters and
 locals), finds every *construction* of a dtype-carrying layer (catalogue layers, their subclasses,
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
 from flaxprec.catalogue import Catalogue, LayerSpec
+from flaxprec.cst_walk import Hooks, LeaveHook, VisitHook, Visitor, walk
 from flaxprec.dtypes import dotted
 from flaxprec.imports import ImportMap, resolve_relative
-from flaxprec.numerics import NumericsCollector, NumericsFacts
+from flaxprec.numerics import NUMERICS_HANDLERS, NumericsCollector, NumericsFacts
 from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
 
 PARTIAL = frozenset({"functools.partial"})
@@ -159,8 +161,12 @@ class _Class:
     bindings: dict[str, Binding] = field(default_factory=dict)
 
 
-class _LocalScan(cst.CSTVisitor):
-    """Names a function binds (they shadow outer names), ``X.dtype`` reads, and config aliases."""
+class _LocalScan(Visitor):
+    """Names a function binds (they shadow outer names), ``X.dtype`` reads, and config aliases.
+
+    A look-ahead over the function's body (not into nested functions, classes or lambdas), run when the
+    analysis enters the function: a name bound anywhere in it shadows the outer one everywhere in it.
+    """
 
     def __init__(self) -> None:
         self.bound: set[str] = set()
@@ -245,8 +251,13 @@ def _param_names(params: cst.Parameters) -> list[str]:
     return names
 
 
-class Analyzer(cst.CSTVisitor):
-    """Builds a :class:`FileModel`. Use :func:`analyse`."""
+class Analyzer(Visitor):
+    """Builds a :class:`FileModel`. Use :func:`analyse`.
+
+    Besides its ``visit_``/``leave_`` methods it keeps the stack of enclosing statements and lets the
+    numerics collector evaluate every node it leaves; :meth:`hooks` wires both into each node type's
+    hooks once, so the walk makes no call for the many nodes that need neither.
+    """
 
     def __init__(
         self, model: FileModel, module_name: str, is_package: bool, index: ProjectIndex, catalogue: Catalogue
@@ -397,7 +408,7 @@ class Analyzer(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._bind(node.name.value, None)
         scan = _LocalScan()
-        node.body.visit(scan)
+        walk(node.body, scan)
         params = tuple(_param_names(node.params))
         bindings: dict[str, Binding] = dict.fromkeys((*params, *scan.bound))
         config_names = scan.config_names | {p for p in params if p in CONFIG_NAMES}
@@ -432,16 +443,18 @@ class Analyzer(cst.CSTVisitor):
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.frames.pop()
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.BaseStatement):
-            self.statements.append(node)
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.numerics.on_leave(original_node)
-        super().on_leave(original_node)
-        if isinstance(original_node, cst.BaseStatement):
-            self.statements.pop()
+    @classmethod
+    def hooks(cls, node_type: type[cst.CSTNode]) -> Hooks:
+        """Per node type, in this order: push a statement; ``visit_X``; ... children ...; the numerics
+        collector's handler (while it evaluates a Module method); ``leave_X``; pop the statement."""
+        visit, leave = super().hooks(node_type)
+        numerics = NUMERICS_HANDLERS.get(node_type)
+        statement = issubclass(node_type, cst.BaseStatement)
+        if statement:
+            visit = _pushing_statement(visit)
+        if statement or numerics is not None:
+            leave = _leaving(numerics, leave, statement)
+        return visit, leave
 
     # -- the owner of a construction ---------------------------------------------------------------
 
@@ -591,6 +604,28 @@ class Analyzer(cst.CSTVisitor):
         return self.statements[-1] if self.statements else None
 
 
+def _pushing_statement(visit: VisitHook | None) -> VisitHook:
+    def push(analyzer: Analyzer, node: cst.CSTNode) -> bool | None:
+        analyzer.statements.append(node)
+        return visit(analyzer, node) if visit is not None else None
+
+    return push
+
+
+def _leaving(
+    numerics: Callable[[NumericsCollector, Any], None] | None, leave: LeaveHook | None, statement: bool
+) -> LeaveHook:
+    def leave_node(analyzer: Analyzer, node: cst.CSTNode) -> None:
+        if numerics is not None and analyzer.numerics.scope is not None:
+            numerics(analyzer.numerics, node)
+        if leave is not None:
+            leave(analyzer, node)
+        if statement:
+            analyzer.statements.pop()
+
+    return leave_node
+
+
 def _name_keyword(call: cst.Call) -> str | None:
     for arg in call.args:
         if (
@@ -678,8 +713,8 @@ def analyse(
     model = FileModel(filename=filename, module=module, imports=ImportMap())
     analyzer = Analyzer(model, module_name, is_package, index, catalogue)
     analyzer.lookup_names = lookup_names
-    _prebind_module(analyzer, module)
-    module.visit(analyzer)
+    walk(module, _TopLevel(analyzer))
+    walk(module, analyzer)
     if not lookup_names:
         model._reanalyse = lambda names: analyse(
             module, filename, module_name, index, catalogue, is_package, lookup_names=names
@@ -687,33 +722,36 @@ def analyse(
     return model
 
 
-def _prebind_module(analyzer: Analyzer, module: cst.Module) -> None:
-    """Functions run after the whole module body: they see the final module-level imports and classes."""
+class _TopLevel(Visitor):
+    """Binds the module's top-level names before the analysis pass.
 
-    class _TopLevel(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            analyzer.module_bindings[node.name.value] = None
-            return False
+    Functions run after the whole module body: they see the final module-level imports and classes.
+    """
 
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            analyzer.module_bindings[node.name.value] = f"{analyzer.module_name}.{node.name.value}"
-            return False
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
 
-        def visit_Import(self, node: cst.Import) -> None:
-            analyzer.visit_Import(node)
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.analyzer.module_bindings[node.name.value] = None
+        return False
 
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            analyzer.visit_ImportFrom(node)
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.analyzer.module_bindings[node.name.value] = f"{self.analyzer.module_name}.{node.name.value}"
+        return False
 
-        def visit_Assign(self, node: cst.Assign) -> bool:
-            target = node.targets[0].target if len(node.targets) == 1 else None
-            if isinstance(target, cst.Name):
-                binding = analyzer.resolve_expr(node.value)
-                keep = isinstance(binding, str) and analyzer.spec_for(binding) is not None
-                analyzer.module_bindings[target.value] = binding if keep else None
-            return False
+    def visit_Import(self, node: cst.Import) -> None:
+        self.analyzer.visit_Import(node)
 
-        def visit_Call(self, node: cst.Call) -> bool:
-            return False
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.analyzer.visit_ImportFrom(node)
 
-    module.visit(_TopLevel())
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        if isinstance(target, cst.Name):
+            binding = self.analyzer.resolve_expr(node.value)
+            keep = isinstance(binding, str) and self.analyzer.spec_for(binding) is not None
+            self.analyzer.module_bindings[target.value] = binding if keep else None
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        return False

@@ -322,12 +322,12 @@ def locate(
 
     ``lines`` maps the rows of a slice back to the file's rows (columns are unchanged: whole lines).
     """
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from flaxprec.positions import node_positions  # PositionProvider's ranges, without its cost
 
     def row(line: int) -> int:
         return lines[line - 1] if lines is not None else line
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_positions(module)
     diagnostics = list(diagnostics)
     attach_text_edits(module, text, positions, diagnostics, row)
     for diagnostic in diagnostics:

@@ -9,7 +9,7 @@ add an import or replace other nodes keep ``text=None`` and are rendered by appl
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import CallEdit, CallOp, Diagnostic, Location, ReplaceText, TextEdit
@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from flaxprec.positions import NodePositions
+
 
 def attach_text_edits(
     module: cst.Module,
     text: str,
-    positions: Mapping[cst.CSTNode, CodeRange],
+    positions: NodePositions,
     diagnostics: Iterable[Diagnostic],
     row: Callable[[int], int],
 ) -> None:

@@ -1,6 +1,6 @@
 """What each value inside a Module method is, for FLX007 and the numerics rules (FLX1xx).
 
-The Analyzer's single libcst pass calls :class:`NumericsCollector` as it *leaves* nodes, so every
+The Analyzer's single pass over the tree calls :class:`NumericsCollector` as it *leaves* nodes, so every
 expression gets a small abstract value (:class:`Val`) from its children's, bottom-up, without a second
 traversal: where the value comes from (a parameter, the method's inputs, constants) and which precision
 it is known to have (the compute dtype, float32, half, a weak Python scalar). Assignments bind names (and
@@ -390,7 +390,11 @@ def _strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
 
 
 class NumericsCollector:
-    """Called by :class:`flaxprec.analysis.Analyzer` on class/function entry and on every node it leaves."""
+    """Called by :class:`flaxprec.analysis.Analyzer` on class/function entry and on the nodes it leaves.
+
+    Which node types it evaluates is :data:`NUMERICS_HANDLERS`; the Analyzer calls their handlers only
+    while :attr:`scope` is set.
+    """
 
     def __init__(self, analyzer: Analyzer, facts: NumericsFacts) -> None:
         self.analyzer = analyzer
@@ -406,25 +410,6 @@ class NumericsCollector:
         self._reported: set[int] = set()
         self._tentative: list[Upcast] = []
         self._escaped: set[int] = set()
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            cst.Name: self._name,
-            cst.Attribute: self._attribute,
-            cst.Subscript: self._subscript,
-            cst.Integer: self._literal,
-            cst.Float: self._literal,
-            cst.UnaryOperation: self._unary,
-            cst.BinaryOperation: self._binary,
-            cst.Call: self._call,
-            cst.IfExp: self._ifexp,
-            cst.Assign: self._assign,
-            cst.AnnAssign: self._annassign,
-            cst.AugAssign: self._augassign,
-            cst.Comparison: self._comparison,
-            cst.Tuple: self._elements,
-            cst.List: self._elements,
-            cst.Return: self._escape_value,
-            cst.Yield: self._escape_value,
-        }
 
     # -- scopes ------------------------------------------------------------------------------------------
 
@@ -477,14 +462,7 @@ class NumericsCollector:
             self._escaped.clear()
             self.vals.clear()
 
-    # -- the dispatcher ------------------------------------------------------------------------------------
-
-    def on_leave(self, node: cst.CSTNode) -> None:
-        if self.scope is None:
-            return
-        handler = self._handlers.get(type(node))
-        if handler is not None:
-            handler(node)
+    # -- values ------------------------------------------------------------------------------------------
 
     def val(self, node: cst.CSTNode | None) -> Val:
         return UNKNOWN if node is None else self.vals.get(id(node), UNKNOWN)
@@ -1003,6 +981,28 @@ class NumericsCollector:
         else:
             self._escape([value])  # stored somewhere we do not follow
 
+
+# What the collector does when the Analyzer leaves a node of each type (while ``scope`` is set: inside a
+# method of a Module class). The Analyzer looks its types up here once, when it builds its walk's hooks.
+NUMERICS_HANDLERS: dict[type[cst.CSTNode], Callable[[NumericsCollector, Any], None]] = {
+    cst.Name: NumericsCollector._name,
+    cst.Attribute: NumericsCollector._attribute,
+    cst.Subscript: NumericsCollector._subscript,
+    cst.Integer: NumericsCollector._literal,
+    cst.Float: NumericsCollector._literal,
+    cst.UnaryOperation: NumericsCollector._unary,
+    cst.BinaryOperation: NumericsCollector._binary,
+    cst.Call: NumericsCollector._call,
+    cst.IfExp: NumericsCollector._ifexp,
+    cst.Assign: NumericsCollector._assign,
+    cst.AnnAssign: NumericsCollector._annassign,
+    cst.AugAssign: NumericsCollector._augassign,
+    cst.Comparison: NumericsCollector._comparison,
+    cst.Tuple: NumericsCollector._elements,
+    cst.List: NumericsCollector._elements,
+    cst.Return: NumericsCollector._escape_value,
+    cst.Yield: NumericsCollector._escape_value,
+}
 
 BRANCHES = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match)
 

@@ -1,0 +1,177 @@
+"""libcst's ``PositionProvider`` ranges, at the price of one code generation.
+
+Why: the checker needs the positions of a handful of nodes per file (its findings, their statements, the
+calls a fix rewrites), but ``MetadataWrapper(...).resolve(PositionProvider)`` computes a ``CodeRange`` for
+every node, splitting every generated token with a regular expression to track the line and column; that
+costs several times the code generation it rides on.
+
+How: :func:`node_positions` generates the module's code once with a :class:`CodegenState` that notes, per
+node, only *token indices*: how many tokens had been generated when the node started and ended (and the
+same for the narrower "syntactic" span a node declares with ``record_syntactic_position``, including the
+bounds it hoists from a child). A line and column is worked out only for a node that is asked for, from
+the generated text. ``PositionProvider`` tracks its line and column over every token generated, so a
+position is a function of the token count alone, which is what makes indices enough.
+
+Exactly the same ranges as ``PositionProvider`` (same start/end rules, the same "first one recorded wins"
+for the whole-node span, the same override by the syntactic span): tests/test_cst_fast.py compares
+every node of real files. The hooks are libcst's private codegen protocol (``CodegenState``, stable since
+libcst 0.3); that test is what notices if a libcst release changes it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from itertools import accumulate
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+from libcst.metadata import CodePosition, CodeRange
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+NEWLINE = re.compile(r"\r\n?|\n")  # PositionProvider's own line-break pattern
+
+
+class _TokenSpanState(CodegenState):
+    """Records ``(first token, end token)`` per node id instead of lines and columns.
+
+    Mirrors ``PositionProvidingCodegenState``: ``before_codegen``/``after_codegen`` give a node's whole span
+    unless one was recorded already; ``record_syntactic_position`` always (re)records the syntactic one.
+    ``pop_trailing_newline`` keeps the token: PositionProvider's line and column never move back either,
+    so indices stay aligned with its positions (the text is cut back in :class:`NodePositions`).
+    """
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.spans: dict[int, tuple[int, int]] = {}
+        self.starts: list[int] = []
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append(len(self.tokens))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.starts.pop()
+        key = id(node)
+        if key not in self.spans:
+            self.spans[key] = (start, len(self.tokens))
+
+    def pop_trailing_newline(self) -> None:
+        pass
+
+    def record_syntactic_position(  # type: ignore[override]
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class _Syntactic:
+    """The context manager ``record_syntactic_position`` returns (a class: cheaper than a generator)."""
+
+    __slots__ = ("end_node", "node", "start", "start_node", "state")
+
+    def __init__(
+        self,
+        state: _TokenSpanState,
+        node: cst.CSTNode,
+        start_node: cst.CSTNode | None,
+        end_node: cst.CSTNode | None,
+    ) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+        self.start = 0
+
+    def __enter__(self) -> None:
+        self.start = len(self.state.tokens)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        spans = self.state.spans
+        start = spans[id(self.start_node)][0] if self.start_node is not None else self.start
+        end = spans[id(self.end_node)][1] if self.end_node is not None else len(self.state.tokens)
+        spans[id(self.node)] = (start, end)
+
+
+class NodePositions:
+    """``PositionProvider``'s ``CodeRange`` of any node of one module, computed when asked for.
+
+    Supports what the checker uses of the metadata mapping: ``node in positions`` and ``positions[node]``.
+    Holds the module, so the node ids it is keyed by stay valid.
+    """
+
+    def __init__(self, module: cst.Module, spans: dict[int, tuple[int, int]], tokens: Sequence[str]) -> None:
+        self.module = module
+        self._spans = spans
+        self._tokens = tokens
+        self._lookup: _Lines | None = None
+
+    def __contains__(self, node: object) -> bool:
+        return id(node) in self._spans
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        start, end = self._spans[id(node)]
+        if self._lookup is None:
+            self._lookup = _Lines(self._tokens)
+        return CodeRange(self._lookup.position(start), self._lookup.position(end))
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
+class _Lines:
+    """Token index -> ``CodePosition``, as PositionProvider counts lines: per token, ``\\r\\n?|\\n``."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.tokens = tokens
+        self.offsets = [0, *accumulate(map(len, tokens))]  # character offset of each token boundary
+        self.text = text = "".join(tokens)
+        self.exact: list[CodePosition] | None = None
+        if "\r" in text:
+            # A token ending in "\r" before one starting with "\n" is two line breaks for PositionProvider
+            # (it splits token by token) but one in the joined text: count token by token, as it does.
+            self.exact = _per_token_positions(tokens)
+        else:
+            self.line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def position(self, index: int) -> CodePosition:
+        if self.exact is not None:
+            return self.exact[index]
+        offset = self.offsets[index]
+        line = bisect.bisect_right(self.line_starts, offset)  # lines starting at or before ``offset``
+        return CodePosition(line, offset - self.line_starts[line - 1])
+
+
+def _per_token_positions(tokens: Sequence[str]) -> list[CodePosition]:
+    """PositionProvider's ``_update_position``, token by token: the position after each token count."""
+    line, column = 1, 0
+    found = [CodePosition(line, column)]
+    for token in tokens:
+        segments = NEWLINE.split(token)
+        if len(segments) == 1:
+            column += len(token)
+        else:
+            line += len(segments) - 1
+            column = len(segments[-1])
+        found.append(CodePosition(line, column))
+    return found
+
+
+def node_positions(module: cst.Module) -> NodePositions:
+    """The positions of ``module``'s nodes, as ``MetadataWrapper(module).resolve(PositionProvider)``.
+
+    Unlike the wrapper, no copy of the module is made (``unsafe_skip_copy``): ask with the module's own
+    nodes.
+    """
+    state = _TokenSpanState(module)
+    module._codegen(state)
+    return NodePositions(module, state.spans, state.tokens)
