@@ -19,6 +19,7 @@ from flaxprec import __version__
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
+    from flaxprec.catalogue import Catalogue
     from flaxprec.config import Settings
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.engine import Checker, Unit
@@ -95,14 +96,20 @@ def _settings(
 
 
 def _checker(settings: Settings) -> Checker:
-    from flaxprec.catalogue import CatalogueError, load_catalogue
+    """The run's checker. Without configured layers, the layer catalogue is read only when some file is
+    analysed (a warm run never reads it); configured layers are checked against it at once (exit 2)."""
     from flaxprec.engine import Checker
     from flaxprec.rules import RuleContext
 
-    try:
-        catalogue = load_catalogue().with_extra(settings.catalogue_extra())
-    except CatalogueError as error:
-        _fail(str(error))
+    catalogue: Catalogue | None = None  # None: the engine loads the built-in one when it needs it
+    extra = settings.catalogue_extra()
+    if extra:
+        from flaxprec.catalogue import CatalogueError, load_catalogue
+
+        try:
+            catalogue = load_catalogue().with_extra(extra)
+        except CatalogueError as error:
+            _fail(str(error))
     return Checker(
         catalogue=catalogue,
         select=lambda rule, filename: settings.is_selected(rule.code, rule.default_on, filename=filename),
