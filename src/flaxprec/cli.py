@@ -117,11 +117,29 @@ def _checker(settings: Settings) -> Checker:
     )
 
 
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def _display_names() -> Callable[[Path], str]:
+    """How files are named in reports: relative to the working directory (symbolic links resolved, as
+    ``Path.resolve`` does), else as given.
+
+    Resolving every file's path costs an ``lstat`` per path component; a tree's files share folders, so
+    each folder is resolved once and only the file itself is checked for being a link.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    folders: dict[str, str] = {}
+
+    def display(path: Path) -> str:
+        folder, name = os.path.split(os.fspath(path))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder or ".")
+        real = os.path.join(folders[folder], name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
+        if real.startswith(prefix):
+            return real[len(prefix) :].replace(os.sep, "/")
+        return "." if real == cwd else path.as_posix()
+
+    return display
 
 
 def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin_filename: str | None):
@@ -137,7 +155,7 @@ def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin
     if missing:
         _fail(f"{missing[0]}: no such file or directory")
     files = Discovery(settings, force_exclude=force_exclude).files(paths or [Path(".")])
-    return load_units(files, _display)
+    return load_units(files, _display_names())
 
 
 def _rule_infos():
