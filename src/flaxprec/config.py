@@ -30,11 +30,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported by _compile, when some pattern needs it (not for the default excludes)
     import pathspec
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = [
     "DEFAULT_EXCLUDE",
     "ConfigError",
@@ -409,6 +404,11 @@ def load_settings(config_path: Path | None = None, start: Path | None = None) ->
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: compiling tomllib's regular expressions is a cost only a run with a pyproject.toml pays.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
