@@ -29,7 +29,21 @@ OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; ``audit`` (the jax-facing command) is imported only when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "audit"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "audit" and name not in self.commands:
+            from flaxprec.audit.command import audit
+
+            self.add_command(audit)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flaxprec")
 def main() -> None:
     """Mixed-precision linter and codemod for Flax: float32 parameters, half-precision computation."""
@@ -433,8 +447,3 @@ def rule_command(code: str) -> None:
     if not doc.is_file():
         _fail(f"no documentation for {rule.code}")
     click.echo(doc.read_text(encoding="utf-8"), nl=False)
-
-
-from flaxprec.audit.command import audit  # noqa: E402
-
-main.add_command(audit)

@@ -33,7 +33,6 @@ from flaxprec.fix_text import attach_text_edits
 from flaxprec.imports import module_name_for
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
 from flaxprec.source_io import SourceError, SourceFile, read_source
-from flaxprec.suppress import apply_noqa, parse_noqa
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -225,6 +224,7 @@ class Checker:
         must not use it). Findings are the same either way; tests/test_gate.py holds the gate to that.
         """
         from flaxprec.gate import plan, slice_source
+        from flaxprec.suppress import apply_noqa, parse_noqa
 
         if unit.error is not None:
             return None, self.selected_errors([unit.error])
