@@ -217,3 +217,28 @@ def test_sketches_survive_the_cache_unchanged() -> None:
     statements = sketch(tree, summarize(tree, "pkg.model").imports, "pkg.model")
     assert any(statement.calls for statement in statements)
     assert sketch_from_text(sketch_text(statements)) == statements
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--output-format", "concise", "--show-fixes"],
+        ["--output-format", "full"],
+        ["--output-format", "json"],
+        ["--output-format", "sarif"],
+        ["--output-format", "github"],
+        ["--statistics"],
+    ],
+)
+def test_a_warm_report_is_the_cold_report(tree: Path, options: list[str]) -> None:
+    """Served from the cache (without the engine), every format shows what a cold run shows, fixes too."""
+
+    def output(*extra: str) -> str:
+        result = CliRunner().invoke(main, ["check", "pkg", *options, *extra])
+        assert result.exit_code == 1, result.output
+        return result.output
+
+    cold = output("--no-cache")
+    assert "FLX001" in cold
+    output()  # fills the cache
+    assert output() == cold

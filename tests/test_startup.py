@@ -66,4 +66,7 @@ def test_a_fully_cached_run_imports_no_analysis(tmp_path) -> None:
     warm_output, warm_modules = run()
     assert warm_output == cold_output
     assert not (COLD_ONLY | {"multiprocessing", "concurrent.futures"}) & warm_modules
+    # Served by flaxprec.warm from bytes alone: neither the engine nor the source decoder is loaded.
+    assert "flaxprec.warm" in warm_modules
+    assert not {"flaxprec.engine", "flaxprec.source_io"} & warm_modules
     assert not {"jax", "flax", "numpy"} & warm_modules

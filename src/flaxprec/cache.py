@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,30 @@ def content_key(data: bytes, *parts: str) -> str:
     digest = hashlib.sha256(data)
     for part in parts:
         digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+def file_key(raw: bytes, filename: str, module_name: str, is_package: bool) -> str:
+    """What a file's ast stage depends on: its bytes, the name it is reported under, its module name."""
+    return content_key(raw, filename, module_name, str(is_package))
+
+
+def results_key(key: str, digest: str) -> str:
+    """A file's findings depend on its file key and on the project's :func:`index_digest`."""
+    return content_key(key.encode(), digest)
+
+
+def index_digest(files: Iterable[tuple[str, str]]) -> str:
+    """Digest of every class-level fact of the tree, from ``(file name, facts digest)`` pairs.
+
+    What one file's findings may depend on elsewhere. Built from per-file digests (in file name order), so
+    a warm run gets it from the facts store without decoding a summary; a method body edit leaves it as it
+    was, so the other files' cached findings stay valid. Files without a summary (``""``) do not count.
+    """
+    digest = hashlib.sha256()
+    for filename, facts in sorted(files):
+        if facts:
+            digest.update(f"{filename}\0{facts}\0".encode())
     return digest.hexdigest()
 
 
@@ -133,6 +158,27 @@ class Cache:
     def findings(self, key: str) -> list[Diagnostic] | None:
         entry = self._store("results").get(key)
         return None if not isinstance(entry, list) else [diagnostic_from_json(d) for d in entry]
+
+    def all_findings(self, files: Sequence[tuple[str, str]]) -> list[Diagnostic] | None:
+        """Every file's findings, for ``(file name, file key)`` pairs; None at the first file not cached.
+
+        The warm path: the index digest comes from the facts store, then one lookup per file. Nothing is
+        parsed and no summary is decoded.
+        """
+        facts: list[tuple[str, str]] = []
+        for filename, key in files:
+            digest = self.facts(key)
+            if digest is None:
+                return None
+            facts.append((filename, digest))
+        index = index_digest(facts)
+        found: list[Diagnostic] = []
+        for _, key in files:
+            cached = self.findings(results_key(key, index))
+            if cached is None:
+                return None
+            found.extend(cached)
+        return found
 
     def store_findings(self, key: str, diagnostics: list[Diagnostic]) -> None:
         self._store("results")[key] = [diagnostic_to_json(d) for d in diagnostics]

@@ -13,7 +13,6 @@ modules of the later stages are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,16 @@ from typing import TYPE_CHECKING
 
 from flaxprec.cache import (
     Cache,
-    content_key,
     diagnostic_from_json,
     diagnostic_to_json,
     facts_digest,
+    file_key,
+    results_key,
     sketch_from_text,
     sketch_text,
+)
+from flaxprec.cache import (
+    index_digest as cache_index_digest,
 )
 from flaxprec.diagnostics import Diagnostic, Location
 from flaxprec.fix_text import attach_text_edits
@@ -77,7 +80,7 @@ class Unit:
     def key(self) -> str | None:
         """The cache's file key: the file's bytes, name and module name (None for stdin text)."""
         if self._key is None and self.source is not None:
-            self._key = content_key(self.source.raw, self.filename, self.module_name, str(self.is_package))
+            self._key = file_key(self.source.raw, self.filename, self.module_name, self.is_package)
         return self._key
 
     def gate_sketch(self) -> tuple[StatementSketch, ...] | None:
@@ -297,8 +300,8 @@ class Checker:
     def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
         """Findings of every unit, in unit order: from the cache, else analysed (in parallel if allowed)."""
         cache = self.cache
-        if cache is not None:
-            hit = _all_cached(units, cache)
+        if cache is not None and all(unit.key is not None for unit in units):
+            hit = cache.all_findings([(unit.filename, unit.key) for unit in units])  # type: ignore[misc]
             if hit is not None:
                 return hit
         index = self.index_units(units)
@@ -383,45 +386,9 @@ def _diagnose_in_worker(
     return [diagnostic_from_json(diagnostic_to_json(d)) for d in found]
 
 
-def results_key(file_key: str, digest: str) -> str:
-    """A file's findings depend on its own bytes and name (the file key) and on the index digest."""
-    return content_key(file_key.encode(), digest)
-
-
 def index_digest(units: Sequence[Unit]) -> str:
-    """Digest of every class-level fact of the tree: what one file's findings may depend on elsewhere.
-
-    Built from the per-file facts digests (in file name order), so a warm run gets it from the cache's
-    facts store without decoding a summary. Editing a method body leaves it unchanged, so the other
-    files' cached findings stay valid.
-    """
-    digest = hashlib.sha256()
-    for unit in sorted(units, key=lambda u: u.filename):
-        if unit.facts:
-            digest.update(f"{unit.filename}\0{unit.facts}\0".encode())
-    return digest.hexdigest()
-
-
-def _all_cached(units: Sequence[Unit], cache: Cache) -> list[Diagnostic] | None:
-    """Every unit's findings straight from the cache, or None as soon as one is missing.
-
-    The warm path: file keys from the bytes, the index digest from the facts store, then one lookup per
-    file. Nothing is parsed and no summary is decoded.
-    """
-    for unit in units:
-        if unit.key is None:
-            return None
-        unit.facts = cache.facts(unit.key)
-        if unit.facts is None:
-            return None
-    digest = index_digest(units)
-    found: list[Diagnostic] = []
-    for unit in units:
-        cached = cache.findings(results_key(unit.key, digest))  # type: ignore[arg-type]
-        if cached is None:
-            return None
-        found.extend(cached)
-    return found
+    """The project's class-level facts digest (:func:`flaxprec.cache.index_digest`) of indexed units."""
+    return cache_index_digest((unit.filename, unit.facts or "") for unit in units)
 
 
 def load_units(
