@@ -6,8 +6,8 @@ never a wrong answer: every entry is keyed by everything it depends on).
 
 - ``facts``: per file (its *file key*: bytes, name, module name), a digest of its class-level facts (the
   summary the project index is built from), ``""`` for a file the ``ast`` stage rejected. It is tiny, so a
-  warm run computes the whole project's :func:`index digest <flaxprec.engine.index_digest>`, and from it
-  every file's results key, without decoding a single summary.
+  warm run computes the project's :func:`index_digest`, and from it every file's results key, without
+  decoding a single summary.
 - ``summaries``: the ``ast`` stage of a file: its summary (the project index's input) and its gate
   sketch, or the FLX900 finding it ended with. Read only when some file must be analysed again; the
   sketches (most of the bytes) are decoded only for the files that are.
@@ -133,7 +133,8 @@ class Cache:
             return None
         if "error" in entry:
             return diagnostic_from_json(entry["error"])
-        return summary_from_json(entry), entry["sketch"]
+        sketch = entry.get("sketch")
+        return (summary_from_json(entry), sketch) if isinstance(sketch, str) else None
 
     def store_summary(self, key: str, value: tuple[FileSummary, str] | Diagnostic) -> str:
         """Keep a file's ``ast`` stage; returns its facts digest (``""`` for an FLX900 finding)."""

@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     from flaxprec.project import FileSummary, ProjectIndex
 
 PARSE_ERROR = ("FLX900", "syntax-error")
-# Below this much source (bytes) still to parse, forking a pool for the ast stage costs more than it saves.
-POOL_MIN_BYTES = 256 * 1024
+# Source (bytes) still to parse below which the ast stage stays serial: starting a pool of two costs ~20 ms
+# and the stage runs at ~1 MB/s, so below ~50 kB a pool cannot pay for itself; 128 kB leaves a margin.
+POOL_MIN_BYTES = 128 * 1024
 
 Selector = Callable[[Rule, str], bool]
 AstResult = tuple["FileSummary", "tuple[StatementSketch, ...]"]
@@ -293,6 +294,8 @@ class Checker:
 
         if not fork_is_safe():
             return None
+        import flaxprec.gate  # noqa: F401  # imported once here (with project), inherited by every worker
+
         order = sorted(range(len(todo)), key=lambda i: -len(todo[i].text))
         results = fork_map(_ast_in_worker, todo, order, min(self.jobs, len(todo)))
         return None if results is None else [results[i] for i in range(len(todo))]
