@@ -242,3 +242,17 @@ def test_a_warm_report_is_the_cold_report(tree: Path, options: list[str]) -> Non
     assert "FLX001" in cold
     output()  # fills the cache
     assert output() == cold
+
+
+def test_unreadable_and_broken_files_warm_and_cold(tree: Path) -> None:
+    """A file that cannot be decoded is never cached (the run takes the engine's path), one that does
+    not parse is: both are reported the same way in every run."""
+    (tree / "pkg" / "latin.py").write_bytes(b"# coding: ascii\nname = '\xe9'\n")
+    (tree / "pkg" / "broken.py").write_text("def f(:\n")
+    cold = findings("--no-cache")
+    assert [f for f in cold if f[2] == "FLX900"] == [
+        ("pkg/broken.py", 1, "FLX900"),
+        ("pkg/latin.py", 1, "FLX900"),
+    ]
+    assert findings() == cold
+    assert findings() == cold
