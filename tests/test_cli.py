@@ -150,3 +150,27 @@ def test_python_dash_m(tree: Path) -> None:
     )
     assert result.returncode == 1
     assert "FLX001" in result.stdout
+
+
+def test_display_names_resolve_links_as_path_resolve_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports name files relative to the working directory, links resolved (one realpath per folder)."""
+    from flaxprec.cli import _display_names
+
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "sub" / "a.py").write_text("")
+    (tmp_path / "link").symlink_to(real)
+    (real / "b.py").symlink_to(real / "sub" / "a.py")
+    monkeypatch.chdir(real)
+    display = _display_names()
+    cases = {
+        "sub/a.py": "sub/a.py",
+        "./sub/a.py": "sub/a.py",
+        "b.py": "sub/a.py",  # a linked file is named by its target
+        "../link/sub/a.py": "sub/a.py",
+        "../link/sub/../b.py": "sub/a.py",  # ".." after a link leaves the link's target
+        str(tmp_path / "elsewhere.py"): str(tmp_path / "elsewhere.py"),  # outside: as given
+    }
+    assert {given: display(Path(given)) for given in cases} == cases

@@ -6,6 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from flaxprec.config import (
     DEFAULT_EXCLUDE,
@@ -403,6 +406,43 @@ def test_exclude_replaces_and_extend_exclude_adds(tmp_path: Path) -> None:
     assert not settings.is_excluded(tmp_path / "x" / "third_party", is_dir=False)  # `dir/` needs a directory
     assert settings.is_excluded(tmp_path / "top.py", is_dir=False)
     assert not settings.is_excluded(tmp_path / "sub" / "top.py", is_dir=False)
+
+
+NAMES = ("build", "build2", ".git", ".gitignore", "venv", ".venv", "src", "a.py", "dist-info", "x.build")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=5),
+    st.booleans(),
+    st.lists(st.sampled_from(NAMES), max_size=3),
+)
+def test_plain_name_excludes_match_as_pathspec_does(parts: list[str], is_dir: bool, extra: list[str]) -> None:
+    """Plain-name excludes are matched without pathspec; the answers must be pathspec's."""
+    import pathspec
+
+    root = Path("/project")
+    excludes = Settings(root=root).with_overrides(extend_exclude=extra)
+    assert excludes._exclude_names is not None  # the fast path is the one under test
+    spec = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDE, *extra])
+    rel = "/".join(parts)
+    expected = spec.match_file(rel + "/" if is_dir else rel)
+    assert excludes.is_excluded(root.joinpath(*parts), is_dir=is_dir) == expected
+
+
+def test_patterns_that_are_not_plain_names_use_pathspec(tmp_path: Path) -> None:
+    for pattern in ("gen_*.py", "third_party/", "/top.py", "!keep", "a/b", "x?", "[ab]"):
+        assert Settings(root=tmp_path, extend_exclude=(pattern,))._exclude_names is None, pattern
+
+
+def test_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(root=tmp_path / "root")
+    assert settings.relative_path(tmp_path / "root" / "a" / "b.py") == "a/b.py"
+    assert settings.relative_path("root/a/../c.py") == "c.py"
+    assert settings.relative_path(tmp_path / "root") == "."
+    assert settings.relative_path(tmp_path / "rootless" / "d.py") == "d.py"  # outside: the name only
+    assert Settings(root=Path("/")).relative_path("/x/y.py") == "x/y.py"
 
 
 def test_is_excluded_asks_the_filesystem(tmp_path: Path) -> None:

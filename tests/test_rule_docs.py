@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO
+from flaxprec import resources
 from flaxprec.cli import main
 from flaxprec.engine import Checker
 from flaxprec.fixer import fix_source
@@ -193,13 +194,17 @@ def test_wheel_config_ships_the_rules_directory() -> None:
 
 def test_rules_dir_prefers_the_packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "_rules").mkdir()
-    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(resources, "PACKAGE_DIR", tmp_path)
     assert rules_dir() == tmp_path / "_rules"
 
 
 def test_rules_dir_falls_back_to_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(resources, "PACKAGE_DIR", tmp_path)
     assert rules_dir() == REPO / "rules"
+
+
+def test_package_dir_is_where_importlib_resources_finds_the_package() -> None:
+    assert Path(str(importlib.resources.files("flaxprec"))).resolve() == resources.PACKAGE_DIR
 
 
 @pytest.mark.skipif(

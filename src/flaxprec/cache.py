@@ -1,14 +1,21 @@
 """A content-addressed cache of per-file work, so that an unchanged tree is checked without parsing.
 
-Two stores, each one JSON file written atomically (temporary file + ``os.replace``), so concurrent runs
-never corrupt them; the worst a race does is drop the other run's new entries.
+Three stores, each one JSON file written atomically (temporary file + ``os.replace``), so concurrent runs
+never corrupt them; the worst a race does is drop the other run's new entries (a missing entry is a miss,
+never a wrong answer: every entry is keyed by everything it depends on).
 
-- ``summaries``: the ``ast`` summary of a file (the project index's input), keyed by the file's bytes and
-  module name. With every summary cached, the index is rebuilt without parsing anything.
-- ``results-<context>``: a file's findings, keyed by its bytes, its name and a digest of the whole project
-  index (a finding can depend on a class defined in another file). ``context`` covers the tool build and
-  the effective settings, so a different selection or config never reads stale findings.
+- ``facts``: per file (its *file key*: bytes, name, module name), a digest of its class-level facts (the
+  summary the project index is built from), ``""`` for a file the ``ast`` stage rejected. It is tiny, so a
+  warm run computes the project's :func:`index_digest`, and from it every file's results key, without
+  decoding a single summary.
+- ``summaries``: the ``ast`` stage of a file: its summary (the project index's input) and its gate
+  sketch, or the FLX900 finding it ended with. Read only when some file must be analysed again; the
+  sketches (most of the bytes) are decoded only for the files that are.
+- ``results-<context>``: a file's findings, keyed by its file key and the index digest (a finding can
+  depend on a class defined in another file). ``context`` covers the effective settings, so a different
+  selection or config never reads stale findings; the directory name covers the tool build.
 
+JSON, not pickle: the cache directory lives in the checked tree, and loading it must never run code.
 Cached findings carry their fix's title and applicability but not its edits (those point into a syntax
 tree); a report that shows edits asks the engine to analyse that file again.
 """
@@ -16,19 +23,22 @@ tree); a report that shows edits asks the engine to analyse that file again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location, TextEdit
-from flaxprec.gate import CallSketch, Member, StatementSketch
-from flaxprec.imports import ImportMap
-from flaxprec.project import ClassSummary, FileSummary
 
-SCHEMA = 4
+if TYPE_CHECKING:  # the summary types come with the ast stage's modules; a warm run never needs them
+    from flaxprec.gate import StatementSketch
+    from flaxprec.project import FileSummary
+
+SCHEMA = 5
 
 
 def build_id() -> str:
@@ -54,65 +64,147 @@ def content_key(data: bytes, *parts: str) -> str:
     return digest.hexdigest()
 
 
+def file_key(raw: bytes, filename: str, module_name: str, is_package: bool) -> str:
+    """What a file's ast stage depends on: its bytes, the name it is reported under, its module name."""
+    return content_key(raw, filename, module_name, str(is_package))
+
+
+def results_key(key: str, digest: str) -> str:
+    """A file's findings depend on its file key and on the project's :func:`index_digest`."""
+    return content_key(key.encode(), digest)
+
+
+def index_digest(files: Iterable[tuple[str, str]]) -> str:
+    """Digest of every class-level fact of the tree, from ``(file name, facts digest)`` pairs.
+
+    What one file's findings may depend on elsewhere. Built from per-file digests (in file name order), so
+    a warm run gets it from the facts store without decoding a summary; a method body edit leaves it as it
+    was, so the other files' cached findings stay valid. Files without a summary (``""``) do not count.
+    """
+    digest = hashlib.sha256()
+    for filename, facts in sorted(files):
+        if facts:
+            digest.update(f"{filename}\0{facts}\0".encode())
+    return digest.hexdigest()
+
+
+def facts_digest(summary: FileSummary) -> str:
+    """Digest of one file's class-level facts: what other files' findings may depend on.
+
+    A method body that changes no class fact (fields, bases, ``__init__`` parameters, ``self.*dtype``
+    reads) leaves it unchanged, and with it every other file's results key.
+    """
+    blob = json.dumps(summary_to_json(summary), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
 class Cache:
-    """One run's view of the cache directory; call :meth:`save` at the end of the run."""
+    """One run's view of the cache directory; call :meth:`save` at the end of the run.
+
+    Each store is read on first use: a fully cached run never reads the summaries.
+    """
 
     def __init__(self, directory: Path, context: str) -> None:
         self.directory = directory / f"v{SCHEMA}-{build_id()}"
-        self._summaries_path = self.directory / "summaries.json"
-        self._results_path = self.directory / f"results-{context[:16]}.json"
-        self.summaries: dict[str, Any] = _load(self._summaries_path)
-        self.results: dict[str, Any] = _load(self._results_path)
+        self._paths = {
+            "facts": self.directory / "facts.json",
+            "summaries": self.directory / "summaries.json",
+            "results": self.directory / f"results-{context[:16]}.json",
+        }
+        self._stores: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
 
-    # -- summaries ---------------------------------------------------------------------------------
+    def _store(self, name: str) -> dict[str, Any]:
+        if name not in self._stores:
+            self._stores[name] = _load(self._paths[name])
+        return self._stores[name]
 
-    def summary(self, key: str) -> tuple[FileSummary, tuple[StatementSketch, ...]] | Diagnostic | None:
-        """A file's ``ast`` stage: its summary and gate sketch, or the FLX900 finding it ended with."""
-        entry = self.summaries.get(key)
-        if entry is None:
+    # -- the ast stage -----------------------------------------------------------------------------
+
+    def facts(self, key: str) -> str | None:
+        """The file's :func:`facts_digest` (``""``: no summary, the file ended in FLX900), or None."""
+        value = self._store("facts").get(key)
+        return value if isinstance(value, str) else None
+
+    def summary(self, key: str) -> tuple[FileSummary, str] | Diagnostic | None:
+        """A file's ``ast`` stage: summary and gate sketch (:func:`sketch_text`), or its FLX900 finding."""
+        entry = self._store("summaries").get(key)
+        if not isinstance(entry, dict):
             return None
         if "error" in entry:
             return diagnostic_from_json(entry["error"])
-        return summary_from_json(entry), sketch_from_json(entry["sketch"])
+        sketch = entry.get("sketch")
+        return (summary_from_json(entry), sketch) if isinstance(sketch, str) else None
 
-    def store_summary(
-        self, key: str, value: tuple[FileSummary, tuple[StatementSketch, ...]] | Diagnostic
-    ) -> None:
+    def store_summary(self, key: str, value: tuple[FileSummary, str] | Diagnostic) -> str:
+        """Keep a file's ``ast`` stage; returns its facts digest (``""`` for an FLX900 finding)."""
         if isinstance(value, Diagnostic):
-            self.summaries[key] = {"error": diagnostic_to_json(value)}
+            self._store("summaries")[key] = {"error": diagnostic_to_json(value)}
+            digest = ""
         else:
-            self.summaries[key] = {**summary_to_json(value[0]), "sketch": sketch_to_json(value[1])}
+            summary, sketch = value
+            self._store("summaries")[key] = {**summary_to_json(summary), "sketch": sketch}
+            digest = facts_digest(summary)
+        self.store_facts(key, digest)
         self._dirty.add("summaries")
+        return digest
+
+    def store_facts(self, key: str, digest: str) -> None:
+        if self._store("facts").get(key) != digest:
+            self._store("facts")[key] = digest
+            self._dirty.add("facts")
 
     # -- results -----------------------------------------------------------------------------------
 
     def findings(self, key: str) -> list[Diagnostic] | None:
-        entry = self.results.get(key)
-        return None if entry is None else [diagnostic_from_json(d) for d in entry]
+        entry = self._store("results").get(key)
+        return None if not isinstance(entry, list) else [diagnostic_from_json(d) for d in entry]
+
+    def all_findings(self, files: Sequence[tuple[str, str]]) -> list[Diagnostic] | None:
+        """Every file's findings, for ``(file name, file key)`` pairs; None at the first file not cached.
+
+        The warm path: the index digest comes from the facts store, then one lookup per file. Nothing is
+        parsed and no summary is decoded.
+        """
+        facts: list[tuple[str, str]] = []
+        for filename, key in files:
+            digest = self.facts(key)
+            if digest is None:
+                return None
+            facts.append((filename, digest))
+        index = index_digest(facts)
+        found: list[Diagnostic] = []
+        for _, key in files:
+            cached = self.findings(results_key(key, index))
+            if cached is None:
+                return None
+            found.extend(cached)
+        return found
 
     def store_findings(self, key: str, diagnostics: list[Diagnostic]) -> None:
-        self.results[key] = [diagnostic_to_json(d) for d in diagnostics]
+        self._store("results")[key] = [diagnostic_to_json(d) for d in diagnostics]
         self._dirty.add("results")
 
     def save(self) -> None:
         """Write what changed; a cache that cannot be written is not an error (read-only checkouts)."""
+        if not self._dirty:
+            return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             ignore = self.directory.parent / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# Created by flaxprec\n*\n", encoding="utf-8")
-            if "summaries" in self._dirty:
-                _store(self._summaries_path, self.summaries)
-            if "results" in self._dirty:
-                _store(self._results_path, self.results)
+            for name in sorted(self._dirty):
+                _store(self._paths[name], self._stores[name])
         except OSError:
             return
+        self._dirty.clear()
 
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as file:
+            data = json.loads(file.read())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -152,6 +244,9 @@ def summary_to_json(summary: FileSummary) -> dict[str, Any]:
 
 
 def summary_from_json(entry: dict[str, Any]) -> FileSummary:
+    from flaxprec.imports import ImportMap
+    from flaxprec.project import ClassSummary, FileSummary
+
     classes = [
         ClassSummary(
             qualname=c["qualname"],
@@ -169,38 +264,75 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
     return FileSummary(entry["module_name"], ImportMap(dict(entry["imports"])), classes)
 
 
+# Sketches are stored as rows of their dataclass fields, in declaration order, so that the codec follows
+# :mod:`flaxprec.gate` without a hand-kept field list (a changed gate.py changes the build id, and with it
+# the cache directory, so rows of an older field order are never read). Fields annotated as tuples come
+# back as tuples (JSON has only lists); ``calls`` and ``members`` hold rows of
+# :class:`~flaxprec.gate.CallSketch` and :class:`~flaxprec.gate.Member`.
+
+
+@functools.cache
+def _layout(cls: type) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Field names of a sketch dataclass, and the positions of its tuple-typed fields."""
+    fields = dataclasses.fields(cls)
+    tuples = tuple(i for i, f in enumerate(fields) if str(f.type).startswith("tuple"))
+    return tuple(f.name for f in fields), tuples
+
+
+def sketch_text(statements: tuple[StatementSketch, ...]) -> str:
+    """A gate sketch as compact JSON text: how the cache stores it and how workers send it back.
+
+    Text, not nested lists: the summaries store then parses fast (one string per file), pickling it is a
+    copy, and only the files that are analysed ever pay for :func:`sketch_from_text`.
+    """
+    return json.dumps(sketch_to_json(statements), separators=(",", ":"))
+
+
+def sketch_from_text(text: str) -> tuple[StatementSketch, ...]:
+    return sketch_from_json(json.loads(text))
+
+
 def sketch_to_json(statements: tuple[StatementSketch, ...]) -> list[Any]:
+    from flaxprec.gate import CallSketch, Member, StatementSketch
+
+    names, _ = _layout(StatementSketch)
+    rows = {"calls": _layout(CallSketch)[0], "members": _layout(Member)[0]}  # fields holding dataclasses
     return [
         [
-            s.start,
-            s.end,
-            s.kind,
-            s.name,
-            s.attend,
-            [list(dataclasses.astuple(c)) for c in s.calls],
-            list(s.huge_owners),
-            list(s.bases),
-            [list(dataclasses.astuple(m)) for m in s.members],
+            [[getattr(item, n) for n in rows[name]] for item in getattr(s, name)]
+            if name in rows
+            else getattr(s, name)
+            for name in names
         ]
         for s in statements
     ]
 
 
 def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
-    return tuple(
-        StatementSketch(
-            start,
-            end,
-            kind,
-            name,
-            tuple(CallSketch(callee, tuple(keywords), *rest) for callee, keywords, *rest in calls),
-            attend,
-            tuple(huge_owners),
-            tuple(bases),
-            tuple(Member(*m) for m in members),
-        )
-        for start, end, kind, name, attend, calls, huge_owners, bases, members in entry
-    )
+    from flaxprec.gate import CallSketch, Member, StatementSketch
+
+    names, tuples = _layout(StatementSketch)
+
+    def decoder(cls: type) -> Any:
+        _, inner = _layout(cls)
+
+        def make(row: list[Any]) -> Any:
+            row = list(row)  # a copy: the stored entry stays as it was read
+            for i in inner:
+                row[i] = tuple(row[i])
+            return cls(*row)
+
+        return make
+
+    # Fields holding dataclass rows, by position.
+    nested = {names.index("calls"): decoder(CallSketch), names.index("members"): decoder(Member)}
+    statements = []
+    for row in entry:
+        values = list(row)
+        for i in tuples:
+            values[i] = tuple(map(nested[i], values[i])) if i in nested else tuple(values[i])
+        statements.append(StatementSketch(*values))
+    return tuple(statements)
 
 
 def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:
@@ -209,7 +341,7 @@ def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:
         text = None
         if d.fix.text is not None:
             text = [
-                [*dataclasses.astuple(e.location), *dataclasses.astuple(e.end_location), e.content]
+                [e.location.row, e.location.column, e.end_location.row, e.end_location.column, e.content]
                 for e in d.fix.text
             ]
         fix = {"title": d.fix.title, "applicability": d.fix.applicability.value, "text": text}

@@ -19,16 +19,31 @@ from flaxprec import __version__
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
+    from flaxprec.cache import Cache
+    from flaxprec.catalogue import Catalogue
     from flaxprec.config import Settings
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.engine import Checker, Unit
-    from flaxprec.project import ProjectIndex
 
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; ``audit`` (the jax-facing command) is imported only when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "audit"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "audit" and name not in self.commands:
+            from flaxprec.audit.command import audit
+
+            self.add_command(audit)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flaxprec")
 def main() -> None:
     """Mixed-precision linter and codemod for Flax: float32 parameters, half-precision computation."""
@@ -95,14 +110,20 @@ def _settings(
 
 
 def _checker(settings: Settings) -> Checker:
-    from flaxprec.catalogue import CatalogueError, load_catalogue
+    """The run's checker. Without configured layers, the layer catalogue is read only when some file is
+    analysed (a warm run never reads it); configured layers are checked against it at once (exit 2)."""
     from flaxprec.engine import Checker
     from flaxprec.rules import RuleContext
 
-    try:
-        catalogue = load_catalogue().with_extra(settings.catalogue_extra())
-    except CatalogueError as error:
-        _fail(str(error))
+    catalogue: Catalogue | None = None  # None: the engine loads the built-in one when it needs it
+    extra = settings.catalogue_extra()
+    if extra:
+        from flaxprec.catalogue import CatalogueError, load_catalogue
+
+        try:
+            catalogue = load_catalogue().with_extra(extra)
+        except CatalogueError as error:
+            _fail(str(error))
     return Checker(
         catalogue=catalogue,
         select=lambda rule, filename: settings.is_selected(rule.code, rule.default_on, filename=filename),
@@ -110,15 +131,41 @@ def _checker(settings: Settings) -> Checker:
     )
 
 
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def _display_names() -> Callable[[Path], str]:
+    """How files are named in reports: relative to the working directory (symbolic links resolved, as
+    ``Path.resolve`` does), else as given.
+
+    Resolving every file's path costs an ``lstat`` per path component; a tree's files share folders, so
+    each folder is resolved once and only the file itself is checked for being a link.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    folders: dict[str, str] = {}
+
+    def display(path: Path) -> str:
+        folder, name = os.path.split(os.fspath(path))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder or ".")
+        real = os.path.join(folders[folder], name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
+        if real.startswith(prefix):
+            return real[len(prefix) :].replace(os.sep, "/")
+        return "." if real == cwd else path.as_posix()
+
+    return display
+
+
+def _files(paths: Sequence[Path], settings: Settings, force_exclude: bool) -> list[Path]:
+    from flaxprec.discover import Discovery
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        _fail(f"{missing[0]}: no such file or directory")
+    return list(Discovery(settings, force_exclude=force_exclude).files(paths or [Path(".")]))
 
 
 def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin_filename: str | None):
-    from flaxprec.discover import Discovery
     from flaxprec.engine import Unit, load_units
     from flaxprec.imports import module_name_for
 
@@ -126,11 +173,7 @@ def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin
         text = sys.stdin.read()
         path = Path(stdin_filename)
         return [Unit(stdin_filename, text, module_name_for(path), path.name == "__init__.py")], []
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        _fail(f"{missing[0]}: no such file or directory")
-    files = Discovery(settings, force_exclude=force_exclude).files(paths or [Path(".")])
-    return load_units(files, _display)
+    return load_units(_files(paths, settings, force_exclude), _display_names())
 
 
 def _rule_infos():
@@ -194,59 +237,94 @@ def check(
     if add_noqa and stdin_filename is not None:
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
-    checker = _checker(settings)
-    checker.jobs = jobs or os.cpu_count() or 1
+    cache: Cache | None = None
     if not no_cache and stdin_filename is None:
         from flaxprec.cache import Cache
 
-        checker.cache = Cache(cache_dir or settings.root / ".flaxprec_cache", settings.cache_key())
-    units, errors = _units(paths, settings, force_exclude, stdin_filename)
-    found = checker.check_units(units)
-    diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)
-    if add_noqa:
-        _write_noqa(units, diagnostics)
+        cache = Cache(cache_dir or settings.root / ".flaxprec_cache", settings.cache_key())
+    served = None
+    if cache is not None and not add_noqa:  # everything cached: answered without the engine
+        from flaxprec.warm import cached_check
+
+        files, display = _files(paths, settings, force_exclude), _display_names()
+        served = cached_check(files, display, cache)
+    if served is not None:
+        found, sources = served
+        diagnostics = sorted(found, key=Diagnostic.sort_key)
+
+        def engine() -> tuple[Checker, Sequence[Unit]]:
+            from flaxprec.engine import load_units
+
+            checker = _checker(settings)
+            checker.cache = cache
+            return checker, load_units(files, display)[0]
+
+    else:
+        checker = _checker(settings)
+        checker.jobs = jobs or os.cpu_count() or 1
+        checker.cache = cache
+        units, errors = _units(paths, settings, force_exclude, stdin_filename)
+        found = checker.check_units(units)
+        diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)
+        if add_noqa:
+            _write_noqa(units, diagnostics)
+        sources = {unit.filename: unit.text for unit in units}
+
+        def engine() -> tuple[Checker, Sequence[Unit]]:
+            return checker, units
+
     output = render(
         diagnostics,
         output_format,
-        sources={unit.filename: unit.text for unit in units},
+        sources=sources,
         rules=_rule_infos(),
         show_fixes=show_fixes,
         statistics=statistics,
         quiet=quiet,
         color=_color(),
         unsafe_fixes_enabled=settings.unsafe_fixes,
-        fixed_source=_fixed_source(checker, units),
+        fixed_source=_fixed_source(engine),
     )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
     sys.exit(0 if exit_zero or not diagnostics else 1)
 
 
-def _fixed_source(checker: Checker, units: Sequence[Unit]) -> Callable[[Diagnostic], str | None]:
+def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Callable[[Diagnostic], str | None]:
     """The report's ``fixed_source``: a finding's file with only that finding's fix applied.
 
     Findings may come from the cache, without edits (edits point into a syntax tree), so a file whose fix
-    is shown is analysed again on demand, once, and the finding matched by code and span. A file ending in
+    is shown is analysed again on demand, once, and the finding matched by code and span. ``engine`` gives
+    the checker and the units, on the first preview (a warm run has not built them). A file ending in
     a lone carriage return is left out: libcst drops that character, and the preview would show a change
     the fix does not make.
     """
-    by_name = {unit.filename: unit for unit in units}
+    state: dict[str, Any] = {}  # checker, units by name, the index: made on the first preview
     analysed: dict[str, tuple[FileModel | None, list[Diagnostic]]] = {}
-    indexes: list[ProjectIndex] = []  # built once, on the first preview
+
+    def unit_named(filename: str) -> Unit | None:
+        if not state:
+            state["checker"], units = engine()
+            state["units"] = units
+            state["by_name"] = {unit.filename: unit for unit in units}
+        return state["by_name"].get(filename)
 
     def fresh(diagnostic: Diagnostic) -> tuple[FileModel | None, Diagnostic | None]:
-        unit = by_name[diagnostic.filename]
-        if not indexes:
-            indexes.append(checker.index_units(units))
+        checker: Checker = state["checker"]
+        unit = state["by_name"][diagnostic.filename]
+        if "index" not in state:
+            state["index"] = checker.index_units(state["units"])
         if unit.filename not in analysed:
-            analysed[unit.filename] = checker.diagnose(unit, indexes[0])
+            analysed[unit.filename] = checker.diagnose(unit, state["index"])
         model, found = analysed[unit.filename]
         span = (diagnostic.code, diagnostic.location, diagnostic.end_location)
         return model, next((d for d in found if (d.code, d.location, d.end_location) == span), None)
 
     def fixed_source(diagnostic: Diagnostic) -> str | None:
-        unit = by_name.get(diagnostic.filename)
-        if diagnostic.fix is None or unit is None or unit.text.endswith("\r"):
+        if diagnostic.fix is None:
+            return None
+        unit = unit_named(diagnostic.filename)
+        if unit is None or unit.text.endswith("\r"):
             return None
         if diagnostic.fix.text is not None:  # computed with the finding: no second analysis
             from flaxprec.fix_text import apply_text
@@ -408,8 +486,3 @@ def rule_command(code: str) -> None:
     if not doc.is_file():
         _fail(f"no documentation for {rule.code}")
     click.echo(doc.read_text(encoding="utf-8"), nl=False)
-
-
-from flaxprec.audit.command import audit  # noqa: E402
-
-main.add_command(audit)

@@ -25,14 +25,10 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:  # imported by _compile, when some pattern needs it (not for the default excludes)
+    import pathspec
 
 __all__ = [
     "DEFAULT_EXCLUDE",
@@ -79,6 +75,9 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 # A selector names one rule (FLX001), a range (FLX0, FLX00), the whole tool (FLX) or everything (ALL).
 _SELECTOR_RE = re.compile(r"FLX[0-9]*\Z")
+# A plain name (``build``, ``.venv``) matches a file or folder of that name at any depth, and everything
+# under such a folder: no pattern engine needed. The default excludes are all plain names.
+_PLAIN_NAME_RE = re.compile(r"\.?[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _QUALNAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 
 
@@ -233,18 +232,31 @@ class Settings:
         """``path`` relative to :attr:`root`, with forward slashes, as patterns are matched against it.
 
         A path outside the root keeps only its file name, so that root-independent patterns such as
-        ``__init__.py`` or ``.venv`` still apply to it.
+        ``__init__.py`` or ``.venv`` still apply to it. (String operations: it runs for every path of a walk.)
         """
-        p = Path(path)
-        absolute = p if p.is_absolute() else Path.cwd() / p
+        absolute = os.path.abspath(path)  # normalised, as self.root is
+        root = str(self.root)
+        if os.sep == "/":
+            prefix = root if root.endswith("/") else root + "/"
+            if absolute.startswith(prefix):
+                return absolute[len(prefix) :]
+            if absolute == root:
+                return "."
+            return Path(path).name
         try:
-            return Path(os.path.normpath(absolute)).relative_to(self.root).as_posix()
+            return Path(absolute).relative_to(self.root).as_posix()
         except ValueError:
-            return p.name
+            return Path(path).name
 
     @functools.cached_property
     def _exclude_spec(self) -> pathspec.GitIgnoreSpec:
         return _compile([*self.exclude, *self.extend_exclude])
+
+    @functools.cached_property
+    def _exclude_names(self) -> frozenset[str] | None:
+        """The excludes as a set of names when every one is a plain name (see ``_PLAIN_NAME_RE``)."""
+        patterns = (*self.exclude, *self.extend_exclude)
+        return frozenset(patterns) if all(_PLAIN_NAME_RE.match(p) for p in patterns) else None
 
     def is_excluded(self, path: str | os.PathLike[str], *, is_dir: bool | None = None) -> bool:
         """Whether ``exclude`` / ``extend-exclude`` exclude ``path`` (a file or a directory).
@@ -252,6 +264,9 @@ class Settings:
         ``is_dir=None`` asks the filesystem; pass it when known to save a ``stat`` per entry.
         """
         rel = self.relative_path(path)
+        names = self._exclude_names
+        if names is not None:  # plain names match files and folders alike, at any depth
+            return not names.isdisjoint(rel.split("/"))
         if is_dir is None:
             is_dir = Path(path).is_dir()
         return bool(self._exclude_spec.match_file(rel + "/" if is_dir else rel))
@@ -389,6 +404,11 @@ def load_settings(config_path: Path | None = None, start: Path | None = None) ->
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: compiling tomllib's regular expressions is a cost only a run with a pyproject.toml pays.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -488,6 +508,8 @@ def _cli_selectors(values: Sequence[str], option: str) -> tuple[str, ...]:
 
 
 def _compile(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 

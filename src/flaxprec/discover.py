@@ -11,13 +11,17 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from flaxprec.config import Settings
 
+if TYPE_CHECKING:  # imported when a .gitignore is found: a tree without one never pays for pathspec
+    import pathspec
+
 
 def _git_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 

@@ -1,45 +1,58 @@
-"""The check pipeline: read -> gate -> index -> analyse -> rules -> positions.
+"""The check pipeline: read -> ast stage -> index -> gate -> analyse -> rules -> positions.
 
 Files are summarised with ``ast`` first (the project index, needed across files for custom Modules);
 only files where a finding is possible are parsed with libcst; positions are computed only for files
-that have findings (position metadata costs several parses' worth of time).
+that have findings (position metadata costs several parses' worth of time). With ``jobs > 1`` both the
+``ast`` stage and the libcst stage run in forked worker processes (:mod:`flaxprec.workers`); results are
+the same in every mode.
+
+A warm run (every file's class facts and findings cached) reads and hashes bytes, looks its findings up,
+and stops: it parses nothing and imports neither the ``ast`` stage's modules nor libcst, which is why the
+modules of the later stages are imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import json
-import multiprocessing
-import sys
-import threading
-import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flaxprec.cache import Cache, content_key, diagnostic_from_json, diagnostic_to_json, summary_to_json
-from flaxprec.catalogue import Catalogue, load_catalogue
+from flaxprec.cache import (
+    Cache,
+    diagnostic_from_json,
+    diagnostic_to_json,
+    facts_digest,
+    file_key,
+    results_key,
+    sketch_from_text,
+    sketch_text,
+)
+from flaxprec.cache import (
+    index_digest as cache_index_digest,
+)
 from flaxprec.diagnostics import Diagnostic, Location
 from flaxprec.fix_text import attach_text_edits
-from flaxprec.gate import Slice, StatementSketch, plan, read_tree, slice_source
 from flaxprec.imports import module_name_for
-from flaxprec.project import FileSummary, ProjectIndex
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
 from flaxprec.source_io import SourceError, SourceFile, read_source
-from flaxprec.suppress import apply_noqa, parse_noqa
 
 if TYPE_CHECKING:
     import libcst as cst
 
     from flaxprec.analysis import FileModel
+    from flaxprec.catalogue import Catalogue
+    from flaxprec.gate import Slice, StatementSketch
+    from flaxprec.project import FileSummary, ProjectIndex
 
 PARSE_ERROR = ("FLX900", "syntax-error")
+# Source (bytes) still to parse below which the ast stage stays serial: starting a pool of two costs ~20 ms
+# and the stage runs at ~1 MB/s, so below ~50 kB a pool cannot pay for itself; 128 kB leaves a margin.
+POOL_MIN_BYTES = 128 * 1024
 
 Selector = Callable[[Rule, str], bool]
+AstResult = tuple["FileSummary", "tuple[StatementSketch, ...]"]
+FromWorker = tuple["FileSummary | Diagnostic", "str | None"]  # the sketch travels as JSON text
 
 
 def _select_default(rule: Rule, filename: str) -> bool:
@@ -58,17 +71,56 @@ class Unit:
     sketch: tuple[StatementSketch, ...] | None = None  # the gate's view of the file (from the ast stage)
     error: Diagnostic | None = None
     source: SourceFile | None = None  # how to write the file back (None for stdin)
+    # The sketch as JSON text, when it came from the cache or a worker: decoded by gate_sketch() only if
+    # the file is analysed (most of a warm run's files never are).
+    stored_sketch: str | None = field(default=None, repr=False)
+    facts: str | None = field(default=None, repr=False)  # cache.facts_digest of the summary ("": none)
+    _key: str | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str | None:
+        """The cache's file key: the file's bytes, name and module name (None for stdin text)."""
+        if self._key is None and self.source is not None:
+            self._key = file_key(self.source.raw, self.filename, self.module_name, self.is_package)
+        return self._key
+
+    def gate_sketch(self) -> tuple[StatementSketch, ...] | None:
+        if self.sketch is None and self.stored_sketch is not None:
+            self.sketch = sketch_from_text(self.stored_sketch)
+        return self.sketch
 
 
-@dataclass
 class Checker:
-    """Everything one run shares: the catalogue, the rule selection and per-rule settings."""
+    """Everything one run shares: the catalogue, the rule selection and per-rule settings.
 
-    catalogue: Catalogue = field(default_factory=load_catalogue)
-    select: Selector = _select_default
-    context: RuleContext = field(default_factory=RuleContext)
-    cache: Cache | None = None  # per-file summaries and findings of earlier runs (``flaxprec check`` only)
-    jobs: int = 1  # worker processes for the libcst stage
+    ``catalogue`` may be a zero-argument function: it is then called on first use, so that a run served
+    entirely from the cache never reads the layer catalogue. ``jobs``: worker processes for the ast and
+    libcst stages; ``cache``: per-file summaries and findings of earlier runs (``flaxprec check`` only).
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue | Callable[[], Catalogue] | None = None,
+        select: Selector = _select_default,
+        context: RuleContext | None = None,
+        cache: Cache | None = None,
+        jobs: int = 1,
+    ) -> None:
+        self._catalogue = catalogue
+        self.select = select
+        self.context = context if context is not None else RuleContext()
+        self.cache = cache
+        self.jobs = jobs
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            from flaxprec.catalogue import load_catalogue
+
+            self._catalogue = load_catalogue
+        if callable(self._catalogue):
+            self._catalogue = self._catalogue()
+        return self._catalogue
 
     def rules_for(self, filename: str) -> list[Rule]:
         return [rule for rule in all_rules() if self.select(rule, filename)]
@@ -76,29 +128,50 @@ class Checker:
     # -- stages ------------------------------------------------------------------------------------
 
     def summarize(self, unit: Unit) -> None:
-        """The ``ast`` stage: class summaries for the index; a syntax error ends the file's journey here."""
-        if unit.summary is not None or unit.error is not None:
-            return  # done already (an index is rebuilt from the same units, e.g. for fix previews)
-        key = None
-        if self.cache is not None and unit.source is not None:
-            key = content_key(unit.source.raw, unit.filename, unit.module_name, str(unit.is_package))
-            cached = self.cache.summary(key)
-            if isinstance(cached, Diagnostic):
-                unit.error = cached
-                return
-            if cached is not None:
-                unit.summary, unit.sketch = cached
-                return
-        try:
-            with warnings.catch_warnings():  # invalid escapes etc. are the checked code's business, not ours
-                warnings.simplefilter("ignore")
-                tree = ast.parse(unit.text, filename=unit.filename)
-        except (SyntaxError, ValueError) as error:
-            unit.error = parse_error(unit.filename, error)
+        """The ``ast`` stage of one unit (class summary and gate sketch), from the cache when it has it."""
+        if unit.summary is None and unit.error is None and not self._summary_from_cache(unit):
+            result = ast_stage(unit.text, unit.filename, unit.module_name, unit.is_package)
+            if isinstance(result, Diagnostic):
+                self._keep_ast_result(unit, result)
+            else:
+                self._keep_ast_result(unit, result[0], sketch=result[1])
+
+    def _summary_from_cache(self, unit: Unit) -> bool:
+        if self.cache is None or unit.key is None:
+            return False
+        cached = self.cache.summary(unit.key)
+        if cached is None:
+            return False
+        if isinstance(cached, Diagnostic):
+            unit.error, unit.facts = cached, ""
+            return True
+        unit.summary, unit.stored_sketch = cached
+        unit.facts = self.cache.facts(unit.key)
+        if unit.facts is None:  # the facts store lost a race with a concurrent run: recompute
+            unit.facts = facts_digest(unit.summary)
+            self.cache.store_facts(unit.key, unit.facts)
+        return True
+
+    def _keep_ast_result(
+        self,
+        unit: Unit,
+        result: FileSummary | Diagnostic,
+        sketch: tuple[StatementSketch, ...] | None = None,
+        stored: str | None = None,
+    ) -> None:
+        """Attach a fresh ast stage to ``unit`` (the sketch as objects or as JSON text) and cache it."""
+        if isinstance(result, Diagnostic):
+            unit.error = result
         else:
-            unit.summary, unit.sketch = read_tree(tree, unit.module_name, unit.is_package)
-        if key is not None and self.cache is not None:
-            self.cache.store_summary(key, unit.error or (unit.summary, unit.sketch))  # type: ignore[arg-type]
+            unit.summary, unit.sketch, unit.stored_sketch = result, sketch, stored
+        if self.cache is None or unit.key is None:
+            unit.facts = "" if unit.summary is None else facts_digest(unit.summary)
+        elif unit.summary is None:
+            unit.facts = self.cache.store_summary(unit.key, result)  # type: ignore[arg-type]
+        else:
+            if stored is None:
+                stored = sketch_text(sketch or ())
+            unit.facts = self.cache.store_summary(unit.key, (unit.summary, stored))
 
     def might_flag(self, unit: Unit, index: ProjectIndex) -> bool:
         """Cheap gate: a file that names neither flax nor a project Module cannot produce a finding."""
@@ -154,16 +227,20 @@ class Checker:
         ``sliced``: analyse only the statements the gate suspects (the model is then partial: a fixer
         must not use it). Findings are the same either way; tests/test_gate.py holds the gate to that.
         """
+        from flaxprec.gate import plan, slice_source
+        from flaxprec.suppress import apply_noqa, parse_noqa
+
         if unit.error is not None:
             return None, self.selected_errors([unit.error])
         model: FileModel | Diagnostic | None = None
         found: list[Diagnostic] = []
         if self.might_flag(unit, index):
             piece = None
-            gates = self.gates(unit.filename) if sliced and unit.sketch else None
-            suspects = plan(unit.sketch, index, gates) if gates is not None else None  # type: ignore[arg-type]
+            statements = unit.gate_sketch() if sliced else None
+            gates = self.gates(unit.filename) if statements else None
+            suspects = plan(statements, index, gates) if gates is not None else None  # type: ignore[arg-type]
             if suspects is not None:
-                piece = slice_source(unit.text, unit.sketch, suspects) if suspects else None  # type: ignore[arg-type]
+                piece = slice_source(unit.text, statements, suspects) if suspects else None  # type: ignore[arg-type]
             if suspects is None or piece is not None:
                 model = self.model(unit, index, piece)
                 if isinstance(model, Diagnostic):
@@ -188,24 +265,54 @@ class Checker:
         return [e for e in errors if rule is not None and self.select(rule, e.filename)]
 
     def index_units(self, units: Sequence[Unit]) -> ProjectIndex:
+        """The ast stage of every unit (cached, else parsed; in workers when allowed), then the index."""
+        from flaxprec.project import ProjectIndex
+
+        todo = [u for u in units if u.summary is None and u.error is None and not self._summary_from_cache(u)]
+        results = self._ast_in_workers(todo)
+        if results is None:
+            for unit in todo:
+                self.summarize(unit)
+        else:
+            for unit, (result, stored) in zip(todo, results, strict=True):
+                self._keep_ast_result(unit, result, stored=stored)
         index = ProjectIndex(self.catalogue)
         for unit in units:
-            self.summarize(unit)
             if unit.summary is not None:
                 index.add(unit.summary)
         return index
 
+    def _ast_in_workers(self, todo: Sequence[Unit]) -> list[FromWorker] | None:
+        """The ast stage of ``todo`` in forked workers, in order; None: do it serially instead.
+
+        Workers send the sketch back as JSON text (cheap to pickle; the cache stores that text, and the
+        libcst stage decodes it in its own workers), the summary as it is (small).
+        """
+        if self.jobs <= 1 or len(todo) < 2 or sum(len(u.text) for u in todo) < POOL_MIN_BYTES:
+            return None
+        from flaxprec.workers import fork_is_safe, fork_map
+
+        if not fork_is_safe():
+            return None
+        import flaxprec.gate  # noqa: F401  # imported once here (with project), inherited by every worker
+
+        order = sorted(range(len(todo)), key=lambda i: -len(todo[i].text))
+        results = fork_map(_ast_in_worker, todo, order, min(self.jobs, len(todo)))
+        return None if results is None else [results[i] for i in range(len(todo))]
+
     def check_units(self, units: Sequence[Unit]) -> list[Diagnostic]:
         """Findings of every unit, in unit order: from the cache, else analysed (in parallel if allowed)."""
-        index = self.index_units(units)
         cache = self.cache
+        if cache is not None and all(unit.key is not None for unit in units):
+            hit = cache.all_findings([(unit.filename, unit.key) for unit in units])  # type: ignore[misc]
+            if hit is not None:
+                return hit
+        index = self.index_units(units)
         digest = index_digest(units) if cache is not None else ""
         keys: list[str | None] = []
         found: list[list[Diagnostic] | None] = []
         for unit in units:
-            key = None
-            if cache is not None and unit.source is not None:
-                key = content_key(unit.source.raw, unit.filename, digest)
+            key = results_key(unit.key, digest) if cache is not None and unit.key is not None else None
             keys.append(key)
             found.append(cache.findings(key) if cache is not None and key is not None else None)
         pending = [i for i, result in enumerate(found) if result is None]
@@ -220,25 +327,19 @@ class Checker:
     def _analyse_all(self, units: Sequence[Unit], index: ProjectIndex) -> list[list[Diagnostic]]:
         """Sliced analysis of ``units``; with ``jobs > 1`` in forked worker processes (same results)."""
         heavy = [u for u in units if u.error is None and self.might_flag(u, index)]
-        if self.jobs <= 1 or len(heavy) < 2 or not _fork_is_safe():
-            return [self.diagnose(unit, index, sliced=True)[1] for unit in units]
-        import libcst  # noqa: F401  # imported once here, inherited by every forked worker
+        results = None
+        if self.jobs > 1 and len(heavy) >= 2:
+            from flaxprec.workers import fork_is_safe, fork_map
 
-        global _WORK
-        _WORK = (self, index, units)
-        try:
-            context = multiprocessing.get_context("fork")
-            workers = min(self.jobs, len(heavy))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            if fork_is_safe():
+                import libcst  # noqa: F401  # imported once here, inherited by every forked worker
+
                 # Largest files first: the pool's tail is then short.
                 order = sorted(range(len(units)), key=lambda i: -len(units[i].text))
-                chunks = pool.map(_diagnose_in_worker, order, chunksize=1)
-                results: dict[int, list[Diagnostic]] = dict(zip(order, chunks, strict=True))
-        except (BrokenProcessPool, OSError):
-            # A worker died (out of memory, killed): the same work, serially, rather than no answer.
+                workers = min(self.jobs, len(heavy))
+                results = fork_map(_diagnose_in_worker, (self, index, units), order, workers)
+        if results is None:  # serial, or a worker died (out of memory, killed): the same work here
             return [self.diagnose(unit, index, sliced=True)[1] for unit in units]
-        finally:
-            _WORK = None
         return [results[i] for i in range(len(units))]
 
     # -- entry points ------------------------------------------------------------------------------
@@ -252,37 +353,43 @@ class Checker:
         return sorted(self.selected_errors(errors) + self.check_units(units), key=Diagnostic.sort_key)
 
 
-_WORK: tuple[Checker, ProjectIndex, Sequence[Unit]] | None = None  # what forked workers inherit
+def ast_stage(text: str, filename: str, module_name: str, is_package: bool) -> AstResult | Diagnostic:
+    """Parse with the stdlib ``ast``, summarise the classes, sketch the calls; or the FLX900 finding."""
+    import ast
+    import warnings
+
+    from flaxprec.gate import read_tree
+
+    try:
+        with warnings.catch_warnings():  # invalid escapes etc. are the checked code's business, not ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=filename)
+    except (SyntaxError, ValueError) as error:
+        return parse_error(filename, error)
+    return read_tree(tree, module_name, is_package)
 
 
-def _fork_is_safe() -> bool:
-    """Forking a multithreaded process can deadlock the child: only fork a single-threaded one.
+def _ast_in_worker(units: Sequence[Unit], position: int) -> FromWorker:
+    """Runs in a forked worker: one unit's ast stage, the sketch as JSON text (see _ast_in_workers)."""
+    unit = units[position]
+    result = ast_stage(unit.text, unit.filename, unit.module_name, unit.is_package)
+    if isinstance(result, Diagnostic):
+        return result, None
+    return result[0], sketch_text(result[1])
 
-    ``flaxprec check`` never imports jax, but a caller embedding the engine (a test, a notebook) may have.
-    """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    return threading.active_count() == 1 and not any(m in sys.modules for m in ("jax", "torch", "tensorflow"))
 
-
-def _diagnose_in_worker(position: int) -> list[Diagnostic]:
+def _diagnose_in_worker(
+    work: tuple[Checker, ProjectIndex, Sequence[Unit]], position: int
+) -> list[Diagnostic]:
     """Runs in a forked worker: analyse one unit and return plain findings (no syntax tree crosses)."""
-    assert _WORK is not None
-    checker, index, units = _WORK
+    checker, index, units = work
     found = checker.diagnose(units[position], index, sliced=True)[1]
     return [diagnostic_from_json(diagnostic_to_json(d)) for d in found]
 
 
 def index_digest(units: Sequence[Unit]) -> str:
-    """Digest of every class-level fact of the tree: what one file's findings may depend on elsewhere.
-
-    Editing a method body leaves it unchanged, so the other files' cached findings stay valid.
-    """
-    digest = hashlib.sha256()
-    for unit in sorted(units, key=lambda u: u.filename):
-        if unit.summary is not None:
-            digest.update(json.dumps(summary_to_json(unit.summary), sort_keys=True).encode())
-    return digest.hexdigest()
+    """The project's class-level facts digest (:func:`flaxprec.cache.index_digest`) of indexed units."""
+    return cache_index_digest((unit.filename, unit.facts or "") for unit in units)
 
 
 def load_units(

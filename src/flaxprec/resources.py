@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_RULES = PACKAGE_DIR.parents[1] / "rules"  # src/flaxprec -> the repository's rules/
 
 
 def rules_dir() -> Path:
@@ -12,9 +14,8 @@ def rules_dir() -> Path:
     The files live once, in the repository's top-level ``rules/``, so that they are plain data that the
     generator, the docs and the tests share. The wheel ships that directory as ``flaxprec/_rules`` (hatch
     force-include), so an installed package finds it beside its modules; an editable or source checkout has
-    no ``_rules`` and reads the repository copy instead.
+    no ``_rules`` and reads the repository copy instead. (The package is a folder on disk, so it is found
+    beside this file; ``importlib.resources`` would cost more to import than the whole lookup.)
     """
-    packaged = importlib.resources.files("flaxprec") / "_rules"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "rules"
+    packaged = PACKAGE_DIR / "_rules"
+    return packaged if packaged.is_dir() else CHECKOUT_RULES

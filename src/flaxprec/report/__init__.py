@@ -7,24 +7,24 @@ rule metadata, and returns the text to print. Whether to colour is the CLI's dec
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from flaxprec.diagnostics import Diagnostic
-from flaxprec.report import concise, full, github, json_format, json_lines, sarif
-from flaxprec.report import statistics as stats_format
 from flaxprec.report._context import RenderContext, TextEdit, text_edits
 from flaxprec.report.rule_info import RuleInfo
 
 __all__ = ["DEFAULT_TOOL_URI", "OUTPUT_FORMATS", "RuleInfo", "TextEdit", "render", "text_edits"]
 
-_RENDERERS: dict[str, Callable[[RenderContext], str]] = {
-    "concise": concise.render,
-    "full": full.render,
-    "json": json_format.render,
-    "json-lines": json_lines.render,
-    "github": github.render,
-    "sarif": sarif.render,
+# Format -> the module rendering it, imported when that format is asked for (a run prints one format).
+_RENDERERS: dict[str, str] = {
+    "concise": "concise",
+    "full": "full",
+    "json": "json_format",
+    "json-lines": "json_lines",
+    "github": "github",
+    "sarif": "sarif",
 }
 OUTPUT_FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 DEFAULT_TOOL_URI = "https://pypi.org/project/flaxprec/"
@@ -73,7 +73,12 @@ def render(
         tool_uri=tool_uri,
     )
     if statistics:
+        from flaxprec.report import statistics as stats_format
+
         if output_format in ("json", "json-lines"):
             return stats_format.render_json(ctx, lines=output_format == "json-lines")
         return stats_format.render_text(ctx)
-    return _RENDERERS[output_format](ctx)
+    renderer: Callable[[RenderContext], str] = importlib.import_module(
+        f"{__name__}.{_RENDERERS[output_format]}"
+    ).render
+    return renderer(ctx)

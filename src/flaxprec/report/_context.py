@@ -13,12 +13,15 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Location, ReplaceText, TextEdit
 from flaxprec.report.rule_info import RuleInfo
-from flaxprec.suppress import NoqaIndex, apply_text_edits, noqa_row, parse_noqa, split_lines
+
+if TYPE_CHECKING:
+    from flaxprec.suppress import NoqaIndex
 
 FixedSource = Callable[[Diagnostic], "str | None"]
 FIX_COMMAND = "flaxprec fix --apply"
@@ -65,6 +68,8 @@ class RenderContext:
             return None
         text_only = [e for e in fix.edits if isinstance(e, ReplaceText)]
         if fix.edits and len(text_only) == len(fix.edits) and not fix.imports:
+            from flaxprec.suppress import apply_text_edits
+
             try:
                 return apply_text_edits(source, text_only)
             except ValueError:
@@ -87,6 +92,8 @@ class RenderContext:
         fixed = self.fixed_text(diagnostic)
         if source is None or fixed is None:
             return None
+        from flaxprec.suppress import split_lines
+
         old = [line.rstrip("\r\n") for line in split_lines(source)]
         new = [line.rstrip("\r\n") for line in split_lines(fixed)]
         diff = list(difflib.unified_diff(old, new, n=1, lineterm=""))[2:]
@@ -102,6 +109,8 @@ class RenderContext:
         source = self.sources.get(diagnostic.filename)
         if source is None:
             return diagnostic.end_location.row
+        from flaxprec.suppress import noqa_row, parse_noqa  # the noqa parser: only formats that show rows
+
         index = self._noqa.get(diagnostic.filename)
         if index is None:
             index = self._noqa[diagnostic.filename] = parse_noqa(source, diagnostic.filename)
@@ -137,6 +146,8 @@ def text_edits(source: str, fixed: str) -> list[TextEdit]:
     Changed blocks of lines, each trimmed to the characters that differ, so that adding ``dtype=...`` to a
     call is one insertion rather than a rewritten line, and an added import is an edit of its own.
     """
+    from flaxprec.suppress import split_lines
+
     old, new = split_lines(source), split_lines(fixed)
     starts = [0]
     for line in old:
