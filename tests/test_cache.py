@@ -256,3 +256,32 @@ def test_unreadable_and_broken_files_warm_and_cold(tree: Path) -> None:
     ]
     assert findings() == cold
     assert findings() == cold
+
+
+def test_an_unused_noqa_keeps_its_fix_warm(tree: Path) -> None:
+    """FLX901's fix is made after positions are known: its text form must cross the cache too."""
+    model = tree / "pkg" / "model.py"
+    model.write_text(MODEL.replace("self.ffn = FeedForward()", "self.ffn = FeedForward()  # noqa: FLX002"))
+
+    def report(*extra: str) -> list[dict]:
+        options = ["--extend-select", "FLX901", "--output-format", "json", *extra]
+        result = CliRunner().invoke(main, ["check", "pkg", *options])
+        assert result.exit_code == 1, result.output
+        return json.loads(result.output)
+
+    cold = report("--no-cache")
+    unused = [d for d in cold if d["code"] == "FLX901"]
+    assert [(d["location"]["row"], d["fix"]["edits"]) for d in unused] == [
+        (
+            11,
+            [
+                {
+                    "content": "",
+                    "location": {"row": 11, "column": 33},
+                    "end_location": {"row": 11, "column": 49},
+                }
+            ],
+        )
+    ]
+    report()  # fills the cache
+    assert report() == cold

@@ -20,7 +20,7 @@ CASES = sorted(p for p in FIXTURES.rglob("*.py") if not p.name.endswith(".fixed.
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.relative_to(FIXTURES).as_posix())
 def test_text_edits_match_the_rewriter(path: Path) -> None:
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
-    checker = Checker()
+    checker = Checker(select=lambda rule, filename: True)  # the opt-in rules' fixes too
     unit = Unit(path.name, text, path.stem)
     model, found = checker.diagnose(unit, checker.index_units([unit]))
     with_text = [d for d in found if d.fix is not None and d.fix.text is not None]
@@ -28,6 +28,19 @@ def test_text_edits_match_the_rewriter(path: Path) -> None:
         assert model is not None and diagnostic.fix is not None and diagnostic.fix.text is not None
         expected = apply_edits(model.module, diagnostic.fix.edits, diagnostic.fix.imports).code
         assert apply_text(text, diagnostic.fix.text) == expected, (diagnostic.code, diagnostic.location)
+
+
+def test_node_replacements_have_text() -> None:
+    """FLX106's ``jnp.finfo`` fix replaces a constant: it comes with text edits too (no re-analysis)."""
+    found = [d for path in sorted((FIXTURES / "FLX106").glob("*.py")) for d in _findings(path)]
+    fixes = [d.fix for d in found if d.code == "FLX106" and d.fix is not None]
+    assert fixes and all(fix.text is not None for fix in fixes)
+
+
+def _findings(path: Path) -> list:
+    if path.name.endswith(".fixed.py"):
+        return []
+    return Checker().check_source(path.read_text(encoding="utf-8"), path.name)
 
 
 def test_every_call_argument_fix_has_text() -> None:

@@ -125,10 +125,9 @@ class _EditTransformer(cst.CSTTransformer):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         self._open.append(id(node))
-        if self._replacements:
-            loose = (isinstance(node, cst.Arg) and not node.star) or isinstance(node, _LOOSE_PARENTS)
-            if loose and node.value is not None:
-                self._loose_slots.add(id(node.value))
+        value = getattr(node, "value", None)
+        if self._replacements and isinstance(value, cst.CSTNode) and in_loose_slot(node, value):
+            self._loose_slots.add(id(value))
         return True
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
@@ -157,16 +156,31 @@ class _EditTransformer(cst.CSTTransformer):
         self._holds_edit.update(self._open)
 
     def _replace(self, original: cst.CSTNode, value: str) -> cst.BaseExpression:
-        if not isinstance(original, cst.BaseExpression):
-            raise RewriteError(f"cannot replace a {type(original).__name__} by an expression")
-        new = parse_value(value)
-        if original.lpar:
-            # The original's own parentheses stay, and they protect the new expression.
-            return new.with_changes(lpar=[*original.lpar, *new.lpar], rpar=[*new.rpar, *original.rpar])
-        if not new.lpar and not isinstance(new, _ATOMS) and id(original) not in self._loose_slots:
-            # ``a * x`` with x -> ``b + c`` must become ``a * (b + c)``.
-            return new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        return new
+        return replacement(original, value, id(original) in self._loose_slots)
+
+
+def replacement(original: cst.CSTNode, value: str, loose: bool) -> cst.BaseExpression:
+    """The expression that replaces ``original`` (a :class:`ReplaceNode` edit), parenthesised as needed.
+
+    ``loose``: ``original`` sits in a slot that binds no tighter than any expression (an argument, a
+    right-hand side, an element), where ``b + c`` needs no parentheses.
+    """
+    if not isinstance(original, cst.BaseExpression):
+        raise RewriteError(f"cannot replace a {type(original).__name__} by an expression")
+    new = parse_value(value)
+    if original.lpar:
+        # The original's own parentheses stay, and they protect the new expression.
+        return new.with_changes(lpar=[*original.lpar, *new.lpar], rpar=[*new.rpar, *original.rpar])
+    if not new.lpar and not isinstance(new, _ATOMS) and not loose:
+        # ``a * x`` with x -> ``b + c`` must become ``a * (b + c)``.
+        return new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return new
+
+
+def in_loose_slot(parent: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """Is ``node``, a child of ``parent``, in a slot where any expression goes without parentheses?"""
+    loose = (isinstance(parent, cst.Arg) and not parent.star) or isinstance(parent, _LOOSE_PARENTS)
+    return loose and getattr(parent, "value", None) is node
 
 
 # --- imports ---------------------------------------------------------------------------------------------

@@ -89,6 +89,12 @@ class ReplaceText:
     end_col: int
     value: str
 
+    def as_text(self) -> TextEdit:
+        """The same edit as a :class:`TextEdit` (1-based columns), which reports and the cache can hold."""
+        return TextEdit(
+            Location(self.row, self.start_col + 1), Location(self.row, self.end_col + 1), self.value
+        )
+
 
 Edit = CallEdit | ReplaceNode | ReplaceText
 

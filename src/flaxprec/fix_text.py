@@ -2,8 +2,9 @@
 
 A report that shows a fix (``full``, ``json``, ``sarif``, ``--show-fixes``) needs it as text. Rewriting the
 whole file per finding costs a transform and a re-parse each; a fix that only changes call arguments is
-instead the rewritten call spliced over the call's span, computed right after the rules ran. Fixes that
-add an import or replace other nodes keep ``text=None`` and are rendered by applying them to the file.
+instead the rewritten call spliced over the call's span, computed right after the rules ran, and a node
+replacement is its new expression over the node's span. Fixes that add an import (or write a multi-line
+expression) keep ``text=None`` and are rendered by applying them to the file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from flaxprec.diagnostics import CallEdit, CallOp, Diagnostic, Location, ReplaceText, TextEdit
+from flaxprec.diagnostics import CallEdit, CallOp, Diagnostic, Location, ReplaceNode, ReplaceText, TextEdit
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -49,8 +50,15 @@ def attach_text_edits(
                 if len(edit.signature) > len(signature):
                     calls[id(edit.call)] = (call, ops, edit.signature)
             elif isinstance(edit, ReplaceText):
-                start, end = Location(edit.row, edit.start_col + 1), Location(edit.row, edit.end_col + 1)
-                replacements.append(TextEdit(start, end, edit.value))
+                replacements.append(edit.as_text())
+            elif isinstance(edit, ReplaceNode) and edit.node in positions:
+                replaced = _replaced_text(edit, diagnostic.statement_node or module)
+                if replaced is None:
+                    break
+                span = positions[edit.node]  # excludes the node's own parentheses, which stay
+                start = Location(row(span.start.line), span.start.column + 1)
+                end = Location(row(span.end.line), span.end.column + 1)
+                replacements.append(TextEdit(start, end, replaced))
             else:
                 break
         else:
@@ -67,6 +75,40 @@ def attach_text_edits(
             diagnostic.fix = dataclasses.replace(
                 fix, text=tuple(sorted(replacements, key=lambda e: e.location))
             )
+
+
+def _replaced_text(edit: ReplaceNode, root: cst.CSTNode) -> str | None:
+    """What a :class:`ReplaceNode` writes between the node's parentheses, as ``apply_edits`` would; None
+    when that cannot be told here (a multi-line value, a node not found under ``root``)."""
+    import libcst as cst
+
+    from flaxprec.apply_edits import RewriteError, in_loose_slot, replacement
+
+    if "\n" in edit.value or "\r" in edit.value:
+        return None
+    parent = _parent(root, edit.node)
+    if parent is None:
+        return None
+    try:
+        new = replacement(edit.node, edit.value, in_loose_slot(parent, edit.node))
+    except RewriteError:
+        return None
+    # The node's own parentheses are outside its span: print the replacement without them.
+    if edit.node.lpar:
+        new = new.with_changes(lpar=new.lpar[len(edit.node.lpar) :], rpar=new.rpar[: -len(edit.node.rpar)])
+    return cst.Module([]).code_for_node(new)
+
+
+def _parent(root: cst.CSTNode, target: cst.CSTNode) -> cst.CSTNode | None:
+    """The node under ``root`` (``root`` included) that holds ``target`` as a direct child."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        children = node.children
+        if any(child is target for child in children):
+            return node
+        stack.extend(children)
+    return None
 
 
 class _NoContext(Exception):

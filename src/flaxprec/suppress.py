@@ -257,7 +257,8 @@ def _unused_finding(
         filename=index.filename,
         location=Location(directive.row, directive.start_col + 1),
         end_location=Location(directive.row, directive.end_col + 1),
-        fix=Fix(UNUSED_NOQA_FIX_TITLE, applicability, (edit,)),
+        # The text form too: a finding that crosses a process or the cache keeps only that.
+        fix=Fix(UNUSED_NOQA_FIX_TITLE, applicability, (edit,), text=(edit.as_text(),)),
         statement_row=directive.row,
     )
 
