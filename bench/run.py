@@ -174,6 +174,10 @@ def main() -> int:
         subprocess.run(git, check=True)
         shutil.unpack_archive(tmp / "src.tar", tmp / "snapshot")
         os.environ["PYTHONPATH"] = str(tmp / "snapshot" / "src")
+    # Bytecode as an installed package has it (pip compiles on install): with PYTHONDONTWRITEBYTECODE set,
+    # as on some machines, every run would otherwise recompile flaxprec's sources (~50 ms).
+    package = tmp / "snapshot" / "src" if args.ref else ROOT / "src"
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(package)], check=True)
     help_text = subprocess.run([FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
     available = {flag for flag in NEW_FLAGS if flag in help_text}
     digest = None if args.ref else source_digest()
