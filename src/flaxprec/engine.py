@@ -249,12 +249,14 @@ class Checker:
                     found = self.run_rules(model, piece.text, piece.lines)
                 else:
                     found = self.run_rules(model, unit.text)
-        if found or "noqa" in unit.text:
 
-            def enabled(code: str) -> bool:
-                rule = rule_by_code(code)
-                return rule is not None and self.select(rule, unit.filename)
+        def enabled(code: str) -> bool:
+            rule = rule_by_code(code)
+            return rule is not None and self.select(rule, unit.filename)
 
+        # Directives matter when they may suppress a finding, or be reported unused (FLX901): tokenizing a
+        # file for its comments costs more than analysing its suspect statements.
+        if "noqa" in unit.text and (found or enabled("FLX901")):
             kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename), is_enabled=enabled)
             found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
