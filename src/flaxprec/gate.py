@@ -262,9 +262,10 @@ class _Walker:
     """One pass over a top-level statement: its calls (resolved at the end), constants and members, and
     the index's :class:`MethodFacts` of the classes in ``facts`` (by ``id`` of their node)."""
 
-    def __init__(self, module_name: str, facts: Mapping[int, MethodFacts]) -> None:
+    def __init__(self, module_name: str, facts: Mapping[int, MethodFacts], class_names: set[str]) -> None:
         self.module_name = module_name
         self.facts = facts
+        self.class_names = class_names
         self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
         self.calls: list[_RawCall] = []
         self.attend = False
@@ -328,6 +329,7 @@ class _Walker:
         if frame.kind == "function":
             frame.bind(node.name, None)
         # Methods see the class body's aliases here (Python would not): more suspects, never fewer.
+        self.class_names.add(node.name)
         body = _Frame("class", frame)
         top = not classes
         sink = self.facts.get(id(node))
@@ -455,20 +457,28 @@ def read_tree(
     """The ``ast`` stage of one file: its class summaries and its sketch, in one walk of the tree."""
     imports = collect_imports(tree, module_name, is_package)
     facts = {id(node): MethodFacts() for node, _ in summarized_classes(tree, module_name)}
-    statements = sketch(tree, imports, module_name, facts)
-    return summarize(tree, module_name, is_package, imports=imports, facts=facts), statements
+    class_names: set[str] = set()
+    statements = sketch(tree, imports, module_name, facts, class_names)
+    summary = summarize(tree, module_name, is_package, imports=imports, facts=facts, class_names=class_names)
+    return summary, statements
 
 
 def sketch(
-    tree: ast.Module, imports: ImportMap, module_name: str, facts: Mapping[int, MethodFacts] | None = None
+    tree: ast.Module,
+    imports: ImportMap,
+    module_name: str,
+    facts: Mapping[int, MethodFacts] | None = None,
+    class_names: set[str] | None = None,
 ) -> tuple[StatementSketch, ...]:
-    """Sketch every top-level statement of a parsed file (filling ``facts`` on the way, see _Walker)."""
+    """Sketch every top-level statement of a parsed file (filling ``facts`` on the way, see _Walker, and
+    ``class_names`` with the name of every class met)."""
+    class_names = class_names if class_names is not None else set()
     module = _module_frame(tree, imports, module_name)
     statements = []
     for stmt in tree.body:
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
-        walker = _Walker(module_name, facts or {})
+        walker = _Walker(module_name, facts or {}, class_names)
         walker.visit(stmt, module, None, ())
         tp = type(stmt)
         kind, name = "other", getattr(stmt, "name", None)

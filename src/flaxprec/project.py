@@ -267,18 +267,20 @@ def summarize(
     *,
     imports: ImportMap | None = None,
     facts: dict[int, MethodFacts] | None = None,
+    class_names: set[str] | None = None,
 ) -> FileSummary:
     """Summarise the module-level (and nested) classes of one parsed file.
 
     ``facts``: the :class:`MethodFacts` of the :func:`summarized_classes`, by ``id`` of their node, when a
-    single pass over the file gathered them already; else the methods are walked here.
+    single pass over the file gathered them already; else the methods are walked here. ``class_names``:
+    the names of every class of the file, when that pass gathered them too.
     """
     if imports is None:
         imports = collect_imports(tree, module_name, is_package)
     # Classes of the file, anywhere: those outside function bodies first; walking the whole tree for the
     # rest (a class defined in a function) only when a base is found in neither.
     local_classes = _outer_classes(tree.body)
-    every_class: set[str] = set()
+    every_class: set[str] = {"", *class_names} if class_names is not None else set()
 
     def is_local(head: str) -> bool:
         if head in local_classes:
