@@ -42,6 +42,7 @@ SNIPPETS = (
     'w = self.param("w", init, (4,){dtype})\n{i}x = x * w',
     "p = nnx.Param(jnp.ones((4,){dtype}))\n{i}x = x * p",
     "p = nnx.Param(init(key, (4,){dtype}))",
+    "p = nnx.Param(value=jnp.zeros((4,){dtype}))",
     "c = self.config\n{i}assert c.dtype\n{i}x = nn.Dense(4)(x)",
     "assert config.dtype\n{i}x = nn.LayerNorm()(x)",
     "f = nn.Dense\n{i}f = functools.partial(nn.Dense{dtype})\n{i}x = f(4)(x)",
@@ -156,6 +157,7 @@ def test_clean_classes_are_cleared_and_faulty_ones_kept() -> None:
         "self.param('w', init, *kw)",  # FLX004 cannot be ruled out
         "nnx.Param(jnp.ones((4,), self.dtype))",  # FLX004 in an array constructor
         "nnx.Param(init(key, (4,), jnp.float16))",  # FLX004 at an unknown callee's third argument
+        "nnx.Param(value=jnp.ones((4,), self.dtype))",  # the array by keyword
         "bare(4)",  # a local partial alias without dtype
         "tied(4, dtype=self.dtype)",  # a partial alias passing param_dtype=<the compute dtype>
         "either(4, dtype=self.dtype)",  # bound two ways: the gate cannot tell which

@@ -405,7 +405,7 @@ def _call_sketch(raw: _RawCall) -> CallSketch | None:
     if self_param:
         stored = _stored(node, 3, frame)
     elif callee in NNX_PARAM_NAMES:
-        array = node.args[0] if node.args else None
+        array = _first_argument(node)
         if type(array) is ast.Call:
             qualified = frame.resolve(array.func)
             index = ARRAY_DTYPE_INDEX.get(qualified, 2) if isinstance(qualified, str) else 2
@@ -439,6 +439,16 @@ def _reads_config_dtype(frame: _Frame) -> bool:
                     return True
         scope = scope.parent
     return False
+
+
+def _first_argument(call: ast.Call) -> ast.expr | None:
+    """The value of the call's first argument in source order, keyword or not (as libcst lists them);
+    a ``*args`` argument is its Starred node."""
+    first: list[ast.expr | ast.keyword] = [*call.args[:1], *call.keywords[:1]]
+    if not first:
+        return None
+    earliest = min(first, key=lambda a: (a.lineno, a.col_offset))
+    return earliest.value if isinstance(earliest, ast.keyword) else earliest
 
 
 def _stored(call: ast.Call, index: int, frame: _Frame) -> str | None:
