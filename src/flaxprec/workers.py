@@ -35,19 +35,28 @@ def fork_is_safe() -> bool:
 
 
 def fork_map(
-    task: Callable[[Any, int], Result], state: Any, order: Sequence[int], workers: int
+    task: Callable[[Any, int], Result],
+    state: Any,
+    order: Sequence[int],
+    workers: int,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[int, Result] | None:
     """``{i: task(state, i)}`` for every ``i`` in ``order``, computed in ``workers`` forked processes.
 
     Items are handed out one at a time in ``order`` (put the largest first: the pool's tail is then
-    short). Returns None if the pool broke; the caller then falls back to serial work.
+    short). ``meanwhile`` runs in this process once the workers are busy (say, an import the next stage
+    needs: the workers do not inherit it, this process is otherwise idle). Returns None if the pool broke;
+    the caller then falls back to serial work.
     """
     global _TASK
     _TASK = (task, state)
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return dict(zip(order, pool.map(_run, order, chunksize=1), strict=True))
+            results = pool.map(_run, order, chunksize=1)  # submitted now; the workers start at once
+            if meanwhile is not None:
+                meanwhile()
+            return dict(zip(order, results, strict=True))
     except (BrokenProcessPool, OSError):
         return None
     finally:
