@@ -23,8 +23,8 @@ pools = []
 fork_map = workers.fork_map
 
 
-def counting_fork_map(task, state, order, count):
-    results = fork_map(task, state, order, count)
+def counting_fork_map(task, state, order, count, meanwhile=None):
+    results = fork_map(task, state, order, count, meanwhile)
     pools.append((task.__name__, results is not None))
     return results
 
