@@ -1,8 +1,9 @@
 """The check pipeline: read -> ast stage -> index -> gate -> analyse -> rules -> positions.
 
 Files are summarised with ``ast`` first (the project index, needed across files for custom Modules);
-only files where a finding is possible are parsed with libcst; positions are computed only for files
-that have findings (position metadata costs several parses' worth of time). With ``jobs > 1`` both the
+only the statements where a finding is possible are parsed with libcst (:mod:`flaxprec.gate`);
+positions are computed only for files that have findings (a code generation each, see
+:mod:`flaxprec.positions`). With ``jobs > 1`` both the
 ``ast`` stage and the libcst stage run in forked worker processes (:mod:`flaxprec.workers`); results are
 the same in every mode.
 
