@@ -47,6 +47,8 @@ SNIPPETS = (
     "assert config.dtype\n{i}x = nn.LayerNorm()(x)",
     "f = nn.Dense\n{i}f = functools.partial(nn.Dense{dtype})\n{i}x = f(4)(x)",
     "g = None\n{i}g = Alias\n{i}x = g(4)(x)",
+    "d = nn.Dense\n{i}d = e\n{i}e = d\n{i}x = e(4)(x)",
+    "x = x.astype(x.dtype)\n{i}x = x.reshape((4,))",
     "x = jnp.where(x > 0, x, -1e9)",
     "x = x - jnp.inf",
     "x = Half(4)(x)",
@@ -161,6 +163,7 @@ def test_clean_classes_are_cleared_and_faulty_ones_kept() -> None:
         "bare(4)",  # a local partial alias without dtype
         "tied(4, dtype=self.dtype)",  # a partial alias passing param_dtype=<the compute dtype>
         "either(4, dtype=self.dtype)",  # bound two ways: the gate cannot tell which
+        "late(4)",  # ``late = early`` before ``early = late``: the analysis meets ``early = nn.Dense`` first
     ],
 )
 def test_what_the_gate_keeps(line: str) -> None:
@@ -179,6 +182,9 @@ def test_what_the_gate_keeps(line: str) -> None:
                 tied = partial(nn.Dense, param_dtype=self.dtype)
                 either = nn.Dense if x else kw
                 either = kw
+                early = nn.Dense
+                early = late
+                late = early
                 return {line}
         """
         )

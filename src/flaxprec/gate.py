@@ -111,18 +111,22 @@ Binding = str | _Partial
 
 
 class _Frame:
-    """A scope being sketched. Bindings are resolved lazily, once the whole statement has been walked:
-    a name's value is what all of its (non-opaque) bindings agree on, else :data:`AMBIGUOUS`."""
+    """A scope being sketched. Bindings are resolved once the whole statement has been walked: a name is
+    bound to what all of its (non-opaque) bindings agree on, else :data:`AMBIGUOUS`.
 
-    __slots__ = ("_bindings", "_busy", "dtype_heads", "events", "kind", "parent")
+    A frame's names are solved together, as a least fixpoint from "opaque": ``x = x.T`` leaves ``x``
+    opaque, and ``e = d`` with ``d = nn.Dense`` binds ``e`` to the layer whichever comes first. Values
+    only grow (opaque < a name < ambiguous), so the iteration ends.
+    """
+
+    __slots__ = ("_bindings", "dtype_heads", "events", "kind", "parent")
 
     def __init__(self, kind: str, parent: _Frame | None) -> None:
         self.kind = kind  # "module", "class", "function" or "lambda"
         self.parent = parent
         # name -> how it is bound: None (opaque), a qualified name (an import), or ``name = <expr>``
         self.events: dict[str, list[ast.expr | str | None]] = {}
-        self._bindings: dict[str, Binding] = {}
-        self._busy: set[str] = set()
+        self._bindings: dict[str, Binding] | None = None  # solved on first lookup
         self.dtype_heads: set[str] = set()  # ``H`` of the ``H.dtype`` reads in this function
 
     def bind(self, name: str, how: ast.expr | str | None) -> None:
@@ -132,22 +136,25 @@ class _Frame:
         frame: _Frame | None = self
         while frame is not None:
             if name in frame.events:
-                return frame._binding(name)
+                if frame._bindings is None:
+                    frame._solve()
+                return frame._bindings[name]  # type: ignore[index]
             frame = frame.parent
         return None
 
-    def _binding(self, name: str) -> Binding:
-        if name in self._bindings:
-            return self._bindings[name]
-        if name in self._busy:
-            return OPAQUE  # ``a = b; b = a``: a cycle binds nothing the analysis could follow either
-        self._busy.add(name)
-        values = {self._evaluate(how) for how in self.events[name]}
-        self._busy.discard(name)
-        values.discard(OPAQUE)  # the analysis finds nothing through an opaque binding: the others decide
-        value = values.pop() if len(values) == 1 else AMBIGUOUS if values else OPAQUE
-        self._bindings[name] = value
-        return value
+    def _solve(self) -> None:
+        bindings: dict[str, Binding] = dict.fromkeys(self.events, OPAQUE)
+        self._bindings = bindings  # lookups while solving read the values so far
+        changed = True
+        while changed:
+            changed = False
+            for name, hows in self.events.items():
+                values = {bindings[name], *(self._evaluate(how) for how in hows)}
+                values.discard(OPAQUE)  # the analysis finds nothing through an opaque binding
+                value = values.pop() if len(values) == 1 else AMBIGUOUS if values else OPAQUE
+                if value != bindings[name]:
+                    bindings[name] = value
+                    changed = True
 
     def _evaluate(self, how: ast.expr | str | None) -> Binding:
         if how is None or isinstance(how, str):
@@ -173,11 +180,11 @@ class _Frame:
         if type(value) is not ast.Call:
             return self.resolve(value) or OPAQUE
         func = self.resolve(value.func)
-        if func == AMBIGUOUS:
-            return AMBIGUOUS
-        if func != PARTIAL or not value.args:
+        if (func != PARTIAL and func != AMBIGUOUS) or not value.args:
             return OPAQUE
         inner = self.resolve(value.args[0])
+        if func == AMBIGUOUS:  # perhaps ``functools.partial``: suspect if it would bind a partial of a name
+            return AMBIGUOUS if inner else OPAQUE
         keywords, positional, starred = _arguments(value, skip=1)
         param_value = _param_value(value, self)
         if isinstance(inner, _Partial):
