@@ -335,3 +335,30 @@ def test_missing_dtype_needs_a_compute_dtype(body: str, kept: bool) -> None:
     assert _suspects(source) == (["Plain"] if kept else [])
     found = [d.code for d in Checker().check_source(source, "case.py")]
     assert found == (["FLX001"] if kept else [])
+
+
+def test_an_import_rebound_at_module_level_stays_resolved() -> None:
+    """``nn = wrap(nn)``: the analysis keeps resolving ``nn`` through its import (an opaque rebinding
+    binds nothing it follows), so the gate must not clear ``nn.Dense`` (it once did)."""
+    source = textwrap.dedent(
+        """\
+        import flax.linen as nn
+        import jax.numpy as jnp
+
+        nn = wrap(nn)
+
+
+        class M(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            @nn.compact
+            def __call__(self, x):
+                return nn.Dense(4)(x)
+        """
+    )
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    sliced = checker.diagnose(unit, index, sliced=True)[1]
+    assert [(d.code, d.location.row) for d in sliced] == [("FLX001", 12)]
+    assert _key(sliced) == _key(checker.diagnose(unit, index)[1])
