@@ -285,3 +285,27 @@ def test_an_unused_noqa_keeps_its_fix_warm(tree: Path) -> None:
     ]
     report()  # fills the cache
     assert report() == cold
+
+
+def test_a_store_drops_its_least_recently_used_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cap, a written store keeps this run's entries and the newest others; a read is a use."""
+    from flaxprec import cache as cache_module
+    from flaxprec.cache import Cache
+
+    monkeypatch.setattr(cache_module, "MAX_ENTRIES", 4)
+
+    def run(reads: list[str], writes: list[str]) -> None:
+        store = Cache(tmp_path, "ctx")
+        for key in reads:
+            assert store.findings(key) is not None, key
+        for key in writes:
+            store.store_findings(key, [])
+        store.save()
+
+    run([], ["a", "b", "c", "d"])
+    run(["a"], ["e"])  # five entries, within four times the two this run used; a (read) moves last
+    run([], ["f"])  # six entries, one used: the two least recently used, b and c, go
+    (results,) = tmp_path.glob("v*/results-*.json")
+    assert list(json.loads(results.read_text())) == ["d", "a", "e", "f"]

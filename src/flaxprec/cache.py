@@ -16,8 +16,12 @@ never a wrong answer: every entry is keyed by everything it depends on).
   selection or config never reads stale findings; the directory name covers the tool build.
 
 JSON, not pickle: the cache directory lives in the checked tree, and loading it must never run code.
-Cached findings carry their fix's title and applicability but not its edits (those point into a syntax
-tree); a report that shows edits asks the engine to analyse that file again.
+Cached findings carry their fix's title, applicability and text edits, not its syntax-tree edits; a report
+that shows a fix without text asks the engine to analyse that file again.
+
+Every edit of a file adds entries (a new file key), and every class-level edit a new set of results: a
+store that grows past :data:`MAX_ENTRIES` (and past four times what one run used) drops its least
+recently used entries when it is next written. A run's own entries move to the end as it writes.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ if TYPE_CHECKING:  # the summary types come with the ast stage's modules; a warm
     from flaxprec.project import FileSummary
 
 SCHEMA = 5
+MAX_ENTRIES = 20_000  # per store; see the module docstring
 
 
 def build_id() -> str:
@@ -113,6 +118,17 @@ class Cache:
         }
         self._stores: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        # Keys read or written, per store, in the order of use (a dict as an ordered set).
+        self._used: dict[str, dict[str, None]] = {name: {} for name in self._paths}
+
+    def _get(self, name: str, key: str) -> Any:
+        self._used[name][key] = None
+        return self._store(name).get(key)
+
+    def _put(self, name: str, key: str, value: Any) -> None:
+        self._used[name][key] = None
+        self._store(name)[key] = value
+        self._dirty.add(name)
 
     def _store(self, name: str) -> dict[str, Any]:
         if name not in self._stores:
@@ -123,12 +139,12 @@ class Cache:
 
     def facts(self, key: str) -> str | None:
         """The file's :func:`facts_digest` (``""``: no summary, the file ended in FLX900), or None."""
-        value = self._store("facts").get(key)
+        value = self._get("facts", key)
         return value if isinstance(value, str) else None
 
     def summary(self, key: str) -> tuple[FileSummary, str] | Diagnostic | None:
         """A file's ``ast`` stage: summary and gate sketch (:func:`sketch_text`), or its FLX900 finding."""
-        entry = self._store("summaries").get(key)
+        entry = self._get("summaries", key)
         if not isinstance(entry, dict):
             return None
         if "error" in entry:
@@ -139,25 +155,23 @@ class Cache:
     def store_summary(self, key: str, value: tuple[FileSummary, str] | Diagnostic) -> str:
         """Keep a file's ``ast`` stage; returns its facts digest (``""`` for an FLX900 finding)."""
         if isinstance(value, Diagnostic):
-            self._store("summaries")[key] = {"error": diagnostic_to_json(value)}
+            self._put("summaries", key, {"error": diagnostic_to_json(value)})
             digest = ""
         else:
             summary, sketch = value
-            self._store("summaries")[key] = {**summary_to_json(summary), "sketch": sketch}
+            self._put("summaries", key, {**summary_to_json(summary), "sketch": sketch})
             digest = facts_digest(summary)
         self.store_facts(key, digest)
-        self._dirty.add("summaries")
         return digest
 
     def store_facts(self, key: str, digest: str) -> None:
-        if self._store("facts").get(key) != digest:
-            self._store("facts")[key] = digest
-            self._dirty.add("facts")
+        if self._get("facts", key) != digest:
+            self._put("facts", key, digest)
 
     # -- results -----------------------------------------------------------------------------------
 
     def findings(self, key: str) -> list[Diagnostic] | None:
-        entry = self._store("results").get(key)
+        entry = self._get("results", key)
         return None if not isinstance(entry, list) else [diagnostic_from_json(d) for d in entry]
 
     def all_findings(self, files: Sequence[tuple[str, str]]) -> list[Diagnostic] | None:
@@ -182,8 +196,7 @@ class Cache:
         return found
 
     def store_findings(self, key: str, diagnostics: list[Diagnostic]) -> None:
-        self._store("results")[key] = [diagnostic_to_json(d) for d in diagnostics]
-        self._dirty.add("results")
+        self._put("results", key, [diagnostic_to_json(d) for d in diagnostics])
 
     def save(self) -> None:
         """Write what changed; a cache that cannot be written is not an error (read-only checkouts)."""
@@ -195,7 +208,7 @@ class Cache:
             if not ignore.exists():
                 ignore.write_text("# Created by flaxprec\n*\n", encoding="utf-8")
             for name in sorted(self._dirty):
-                _store(self._paths[name], self._stores[name])
+                _store(self._paths[name], self._stores[name], self._used[name])
         except OSError:
             return
         self._dirty.clear()
@@ -210,8 +223,14 @@ def _load(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _store(path: Path, data: dict[str, Any]) -> None:
+def _store(path: Path, data: dict[str, Any], used: dict[str, None]) -> None:
     merged = {**_load(path), **data}  # keep what a concurrent run added since we loaded
+    for key in used:  # least recently used first: this run's entries go last, in the order of use
+        if key in merged:
+            merged[key] = merged.pop(key)
+    excess = len(merged) - max(MAX_ENTRIES, 4 * len(used))
+    for key in list(merged)[: max(excess, 0)]:  # never one of this run's (they are last)
+        del merged[key]
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
