@@ -1,11 +1,26 @@
-"""Shared test helpers: the fixture tree and the on-purpose regeneration switch."""
+"""Shared test helpers: the fixture tree, the on-purpose regeneration switch, the CLI in a subprocess."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 # FLAXPREC_UPDATE_FIXTURES=1 rewrites expectation snapshots instead of comparing (review the diff!).
 UPDATE = os.environ.get("FLAXPREC_UPDATE_FIXTURES") == "1"
+
+
+def run_flaxprec(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m flaxprec ARGS`` in a fresh process (what a user's shell runs), text in UTF-8."""
+    return subprocess.run(
+        [sys.executable, "-m", "flaxprec", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        encoding="utf-8",
+    )

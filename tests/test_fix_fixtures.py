@@ -17,14 +17,12 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, run_flaxprec
 from flaxprec.engine import Checker
 from flaxprec.fixer import fix_source, wanted
 from flaxprec.rules import all_rules
@@ -119,18 +117,6 @@ def test_twin_has_nothing_left_to_fix(pair: Pair) -> None:
 # --- the real command line ----------------------------------------------------------------------------------
 
 
-def _flaxprec(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flaxprec", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        encoding="utf-8",
-    )
-
-
 def _flat_name(pair: Pair) -> str:
     return pair.id.replace("/", "_").removesuffix(UNSAFE_SUFFIX if pair.unsafe else SAFE_SUFFIX) + ".py"
 
@@ -156,7 +142,7 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
 
     selected = [f"--extend-select={code}" for code in OPT_IN]
     args = ["fix", "--apply", *(["--unsafe-fixes"] if unsafe else []), *selected, "."]
-    result = _flaxprec(*args, cwd=tmp_path)
+    result = run_flaxprec(*args, cwd=tmp_path)
     # A safe run leaves the vocabulary heads (unsafe fix only): exit 1, and it says so. An unsafe run
     # fixes everything in these fixtures: exit 0.
     assert result.returncode == (0 if unsafe else 1), result.stderr
@@ -173,7 +159,7 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     assert clean.read_bytes() == CLEAN.replace("\n", "\r\n").encode()
 
     # The fixed files: ``flaxprec check`` finds nothing the same run could still fix.
-    checked = _flaxprec("check", "--output-format", "json", *selected, ".", cwd=tmp_path)
+    checked = run_flaxprec("check", "--output-format", "json", *selected, ".", cwd=tmp_path)
     left = [
         (d["filename"], d["location"]["row"], d["code"])
         for d in json.loads(checked.stdout)
@@ -184,7 +170,7 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     # A second run has nothing to write, and leaves every file's mtime alone.
     for path in tmp_path.glob("*.py"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
-    again = _flaxprec(*args, cwd=tmp_path)
+    again = run_flaxprec(*args, cwd=tmp_path)
     assert again.returncode == result.returncode
     assert again.stdout == ""
     assert all(path.stat().st_mtime == 1_000_000_000 for path in tmp_path.glob("*.py"))

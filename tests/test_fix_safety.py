@@ -8,8 +8,6 @@ error, a dry run writes nothing, and ``--apply`` exits 1 exactly when something 
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import flaxprec.apply_edits
 import flaxprec.engine
 import flaxprec.fixer
 import flaxprec.rules.flx001_missing_dtype as flx001
+from conftest import run_flaxprec
 from flaxprec.analysis import FileModel
 from flaxprec.cli import main
 from flaxprec.diagnostics import Diagnostic, SetKeyword
@@ -53,17 +52,6 @@ def _run_in_process(*args: str) -> tuple[int, str, str]:
     """The CLI in this process, so that a test can monkeypatch the fixer's internals."""
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
-
-
-def _flaxprec(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flaxprec", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_rewrite_that_does_not_parse_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +126,7 @@ def test_fix_whose_finding_remains_without_a_fix_is_not_written(
 def test_fix_without_apply_prints_a_diff_and_writes_nothing(tmp_path: Path) -> None:
     path = _write(tmp_path, FAULTY)
     before = path.stat().st_mtime_ns
-    result = _flaxprec("fix", "model.py", cwd=tmp_path)
+    result = run_flaxprec("fix", "model.py", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout.startswith("--- a/model.py\n+++ b/model.py\n@@ ")
     assert (
@@ -151,13 +139,13 @@ def test_fix_without_apply_prints_a_diff_and_writes_nothing(tmp_path: Path) -> N
 
 def test_fix_without_apply_on_a_clean_file_exits_0(tmp_path: Path) -> None:
     _write(tmp_path, FIXED)
-    result = _flaxprec("fix", "model.py", cwd=tmp_path)
+    result = run_flaxprec("fix", "model.py", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "")
 
 
 def test_fix_apply_exits_0_when_nothing_is_left(tmp_path: Path) -> None:
     path = _write(tmp_path, FAULTY)
-    result = _flaxprec("fix", "--apply", "model.py", cwd=tmp_path)
+    result = run_flaxprec("fix", "--apply", "model.py", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert path.read_text(encoding="utf-8") == FIXED
     assert "Fixed 1 error." in result.stderr
@@ -165,21 +153,21 @@ def test_fix_apply_exits_0_when_nothing_is_left(tmp_path: Path) -> None:
 
 def test_fix_apply_exits_1_when_an_unsafe_only_finding_remains(tmp_path: Path) -> None:
     path = _write(tmp_path, HEAD_ONLY)
-    result = _flaxprec("fix", "--apply", "model.py", cwd=tmp_path)
+    result = run_flaxprec("fix", "--apply", "model.py", cwd=tmp_path)
     assert result.returncode == 1
     assert "1 remaining" in result.stderr
     assert path.read_text(encoding="utf-8") == HEAD_ONLY
     # With the unsafe fix enabled the head gets float32 logits, and nothing is left.
-    unsafe = _flaxprec("fix", "--apply", "--unsafe-fixes", "model.py", cwd=tmp_path)
+    unsafe = run_flaxprec("fix", "--apply", "--unsafe-fixes", "model.py", cwd=tmp_path)
     assert unsafe.returncode == 0, unsafe.stderr
     assert "nn.Dense(10, name='lm_head', dtype=jnp.float32)" in path.read_text(encoding="utf-8")
 
 
 def test_fix_stdin_prints_the_fixed_source(tmp_path: Path) -> None:
-    result = _flaxprec("fix", "--stdin-filename", "x.py", cwd=tmp_path, stdin=FAULTY)
+    result = run_flaxprec("fix", "--stdin-filename", "x.py", cwd=tmp_path, stdin=FAULTY)
     assert result.stdout == FIXED
     assert result.returncode == 0
     assert list(tmp_path.iterdir()) == []
     # Nothing to fix: the source comes back as it was.
-    clean = _flaxprec("fix", "--stdin-filename", "x.py", cwd=tmp_path, stdin=FIXED)
+    clean = run_flaxprec("fix", "--stdin-filename", "x.py", cwd=tmp_path, stdin=FIXED)
     assert (clean.returncode, clean.stdout) == (0, FIXED)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # rule modules import no libcst: listing rules must stay chea
     import libcst as cst
 
     from flaxprec.analysis import Construction, FileModel, Owner
+    from flaxprec.numerics import HalfCall, HalfTable
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,18 @@ def not_forwarded(construction: Construction, name: str) -> str | None:
         return None
     origin = construction.partial_origin
     return None if origin is not None and owner_value(origin.owner) is not None else value
+
+
+def half_precision_words(event: HalfCall | HalfTable, values: bool = False) -> tuple[str, str | None]:
+    """How a numerics finding says where its values are, and the compute dtype when that is where.
+
+    ``("in the compute dtype (`self.dtype`)", "self.dtype")`` when the values are in the enclosing Module's
+    compute dtype, ``("in half precision", None)`` when they are in a literal half type; with ``values``,
+    ``"values in the compute dtype (...)"`` / ``"half-precision values"``.
+    """
+    from flaxprec.numerics import Prec  # a model exists, so libcst is loaded already
+
+    compute = event.site.owner.compute_dtype
+    if event.prec is Prec.COMPUTE and compute is not None:
+        return f"{'values ' if values else ''}in the compute dtype (`{compute}`)", compute
+    return ("half-precision values" if values else "in half precision"), None

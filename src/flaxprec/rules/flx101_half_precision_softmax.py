@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, ReplaceNode
-from flaxprec.rules.base import Rule, RuleContext, jnp_name, source
+from flaxprec.rules.base import Rule, RuleContext, half_precision_words, jnp_name, source
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
@@ -19,13 +19,12 @@ if TYPE_CHECKING:
 
 
 def _fix(model: FileModel, event: HalfCall, compute: str) -> Fix | None:
-    """``softmax(x, ...)`` -> ``softmax(jnp.asarray(x, jnp.float32), ...).astype(<compute>)``."""
+    """``softmax(x, ...)`` -> ``softmax(jnp.asarray(x, jnp.float32), ...).astype(<compute>)``, for values
+    in the compute dtype (a literal half type has no expression to cast back to)."""
     import libcst as cst
 
-    from flaxprec.numerics import Prec
-
     jnp = jnp_name(model)
-    if jnp is None or event.prec is not Prec.COMPUTE or event.call.lpar:
+    if jnp is None or event.call.lpar:
         return None
     code = source(model, event.arg.with_changes(lpar=[], rpar=[]))
     upcast = cst.parse_expression(f"{jnp[0]}.asarray({code}, {jnp[0]}.float32)")
@@ -36,15 +35,9 @@ def _fix(model: FileModel, event: HalfCall, compute: str) -> Fix | None:
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
-    from flaxprec.numerics import Prec  # a model exists, so libcst is loaded already
-
     for event in model.numerics.softmaxes:
-        compute = event.site.owner.compute_dtype
-        if event.prec is Prec.COMPUTE and compute is not None:
-            where = f"values in the compute dtype (`{compute}`)"
-            fix = _fix(model, event, compute)
-        else:
-            where, fix = "half-precision values", None
+        where, compute = half_precision_words(event, values=True)
+        fix = _fix(model, event, compute) if compute is not None else None
         message = (
             f"`{event.name}` of {where}: in bfloat16/float16 the exponentials and their sum lose "
             "precision; compute it in float32 and cast the result back"

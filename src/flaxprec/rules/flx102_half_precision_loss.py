@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, ReplaceNode
-from flaxprec.rules.base import Rule, RuleContext, jnp_name, source
+from flaxprec.rules.base import Rule, RuleContext, half_precision_words, jnp_name, source
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
@@ -28,14 +28,8 @@ def _fix(model: FileModel, event: HalfCall) -> Fix | None:
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
-    from flaxprec.numerics import Prec  # a model exists, so libcst is loaded already
-
     for event in model.numerics.losses:
-        compute = event.site.owner.compute_dtype
-        if event.prec is Prec.COMPUTE and compute is not None:
-            where = f"in the compute dtype (`{compute}`)"
-        else:
-            where = "in half precision"
+        where, _ = half_precision_words(event)
         message = (
             f"`{event.name}` on logits {where}: the loss is computed in that precision; "
             "cast the logits to float32 first"

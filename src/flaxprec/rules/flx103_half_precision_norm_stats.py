@@ -11,21 +11,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Diagnostic
-from flaxprec.rules.base import Rule, RuleContext
+from flaxprec.rules.base import Rule, RuleContext, half_precision_words
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
-    from flaxprec.numerics import Prec  # a model exists, so libcst is loaded already
-
     for event in model.numerics.norm_stats:
-        compute = event.site.owner.compute_dtype
-        if event.prec is Prec.COMPUTE and compute is not None:
-            where = f"values in the compute dtype (`{compute}`)"
-        else:
-            where = "half-precision values"
+        where, _ = half_precision_words(event, values=True)
         message = (
             f"{event.statistic.capitalize()} (`{event.name}`) of {where}: normalisation statistics lose "
             "precision in bfloat16/float16; compute them in float32"

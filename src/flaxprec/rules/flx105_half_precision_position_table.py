@@ -11,21 +11,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Diagnostic
-from flaxprec.rules.base import Rule, RuleContext, source
+from flaxprec.rules.base import Rule, RuleContext, half_precision_words, source
 
 if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
-    from flaxprec.numerics import Prec  # a model exists, so libcst is loaded already
-
     for event in model.numerics.tables:
-        compute = event.site.owner.compute_dtype
-        if event.prec is Prec.COMPUTE and compute is not None:
-            where = f"in the compute dtype (`{compute}`)"
-        else:
-            where = "in half precision"
+        where, _ = half_precision_words(event)
         message = (
             f"Position table `{source(model, event.source)}` built {where} feeds `{event.consumer}`: "
             "positions and frequencies lose precision; build the table in float32 and cast the result"
