@@ -52,6 +52,11 @@ SNIPPETS = (
     "x = jnp.where(x > 0, x, -1e9)",
     "x = x - jnp.inf",
     "x = Half(4)(x)",
+    # The logits' own bias (FLX007 leaves it alone), by a shape the gate reads off the text.
+    'b = self.param("b", init, (self.vocab_size,){dtype})\n{i}x = x + b',
+    'b = self.param("b", init, *(self.Vocab,){dtype})\n{i}x = x + b',
+    'b = self.param("b", init, (4,  # vocab\n{i}){dtype})\n{i}x = x + b',
+    'b = self.param("b", init, **vocab{dtype})\n{i}x = x + b',
 )
 DTYPE_ARGS = (
     "",
@@ -362,3 +367,48 @@ def test_an_import_rebound_at_module_level_stays_resolved() -> None:
     sliced = checker.diagnose(unit, index, sliced=True)[1]
     assert [(d.code, d.location.row) for d in sliced] == [("FLX001", 12)]
     assert _key(sliced) == _key(checker.diagnose(unit, index)[1])
+
+
+def _param_suspects(source: str) -> list[str | None]:
+    checker = Checker()
+    unit = Unit("case.py", textwrap.dedent(source), "case")
+    index = checker.index_units([unit])
+    assert unit.sketch is not None
+    chosen = plan(unit.sketch, index, frozenset({"params"}))
+    assert chosen is not None
+    return [unit.sketch[i].name for i in sorted(chosen)]
+
+
+@pytest.mark.parametrize(
+    ("shape", "kept", "found"),
+    [
+        ("(self.vocab_size,)", False, []),  # the logits' bias: the analysis does not follow it
+        ("(self.config.VOCAB,)", False, []),
+        ("(4,)", True, ["FLX007"]),
+        ("(4,  # vocab\n)", False, []),  # the tuple's parentheses, and the comment, are the node's
+        ("(4  # vocab\n)", True, []),  # parentheses around a number are not the node's: libcst's text only
+        ("*(vocab_size,)", True, ["FLX007"]),  # ``*args`` are not counted: no third positional argument
+        ("*a, (vocab_size,)", False, []),  # ... so this is the third
+        ("**vocab", True, ["FLX007"]),
+    ],
+)
+def test_a_logits_parameter_needs_no_analysis(shape: str, kept: bool, found: list[str]) -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        class Head(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            def setup(self):
+                self.bias = self.param("bias", nn.initializers.zeros, {shape})
+
+            def __call__(self, x):
+                return x + self.bias
+        """
+    ).format(shape=shape)
+    assert _param_suspects(source) == (["Head"] if kept else [])
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    whole = checker.diagnose(unit, index)[1]  # the analysis of the whole file, no gate
+    assert [d.code for d in whole] == found
+    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)

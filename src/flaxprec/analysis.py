@@ -715,6 +715,7 @@ def analyse(
     analyzer.lookup_names = lookup_names
     walk(module, _TopLevel(analyzer))
     walk(module, analyzer)
+    analyzer.numerics.analyzer = None  # type: ignore[assignment]  # the cycle would hold the tree until gc
     if not lookup_names:
         model._reanalyse = lambda names: analyse(
             module, filename, module_name, index, catalogue, is_package, lookup_names=names

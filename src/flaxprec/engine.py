@@ -376,7 +376,7 @@ def ast_stage(text: str, filename: str, module_name: str, is_package: bool) -> A
             tree = ast.parse(text, filename=filename)
     except (SyntaxError, ValueError) as error:
         return parse_error(filename, error)
-    return read_tree(tree, module_name, is_package)
+    return read_tree(tree, module_name, is_package, text)
 
 
 def _ast_in_worker(units: Sequence[Unit], position: int) -> FromWorker:

@@ -69,6 +69,9 @@ class CallSketch:
     member: int = -1  # index of the top-level class's body statement holding the call (-1: none)
     # An enclosing function reads ``<config>.dtype``: the analysis may take its compute dtype from there.
     config_dtype: bool = False
+    # ``self.param(name, init, shape)`` whose shape mentions the vocabulary: the logits' own bias or scale,
+    # which the analysis never follows as a parameter (FLX007).
+    logits: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,8 +272,11 @@ class _Walker:
     """One pass over a top-level statement: its calls (resolved at the end), constants and members, and
     the index's :class:`MethodFacts` of the classes in ``facts`` (by ``id`` of their node)."""
 
-    def __init__(self, module_name: str, facts: Mapping[int, MethodFacts], class_names: set[str]) -> None:
+    def __init__(
+        self, module_name: str, facts: Mapping[int, MethodFacts], class_names: set[str], source: _Source
+    ) -> None:
         self.module_name = module_name
+        self.source = source
         self.facts = facts
         self.class_names = class_names
         self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
@@ -322,7 +328,16 @@ class _Walker:
                 frame.bind(name, target or None)
             return
         for child in children(node):
-            self.visit(child, frame, owner, classes)
+            # Names and constants are most of a tree's leaves: handled here, without a call per leaf.
+            tc = type(child)
+            if tc is ast.Name:
+                if frame.kind == "function" and type(child.ctx) is ast.Store:  # type: ignore[attr-defined]
+                    frame.bind(child.id, None)  # type: ignore[attr-defined]
+            elif tc is ast.Constant:
+                if owner is not None and _huge(child.value):  # type: ignore[attr-defined]
+                    self.huge_owners[owner[0]] = None
+            else:
+                self.visit(child, frame, owner, classes)
 
     def _class(
         self,
@@ -384,10 +399,45 @@ class _Walker:
 
     def sketches(self) -> tuple[CallSketch, ...]:
         """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
-        return tuple(call for call in map(_call_sketch, self.calls) if call is not None)
+        return tuple(call for raw in self.calls if (call := _call_sketch(raw, self.source)) is not None)
 
 
-def _call_sketch(raw: _RawCall) -> CallSketch | None:
+class _Source:
+    """The file's text, split into lines only when a segment of it is asked for (rarely)."""
+
+    __slots__ = ("_lines", "text")
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+        self._lines: list[bytes] | None = None
+
+    def segment(self, node: ast.expr) -> str | None:
+        """``node``'s source text as written (comments included), or None without the text."""
+        if self.text is None or node.end_lineno is None or node.end_col_offset is None:
+            return None
+        if self._lines is None:  # ast columns count UTF-8 bytes
+            self._lines = self.text.encode("utf-8", "surrogatepass").splitlines(keepends=True)
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self._lines[first][node.col_offset : node.end_col_offset].decode("utf-8", "surrogatepass")
+        pieces = [self._lines[first][node.col_offset :], *self._lines[first + 1 : last]]
+        pieces.append(self._lines[last][: node.end_col_offset])
+        return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+
+def _logits_shape(call: ast.Call, source: _Source) -> bool:
+    """Does ``self.param``'s shape (its third positional argument, ``*args`` not counted) mention the
+    vocabulary? The analysis
+    reads the same argument and treats the parameter as the logits' (``numerics._logits_param``); its text
+    there includes what surrounds the node here (parentheses), so a "yes" here is a "yes" there."""
+    positional = [a for a in call.args if type(a) is not ast.Starred]  # as the analysis counts them
+    if len(positional) < 3:
+        return False
+    text = source.segment(positional[2])
+    return text is not None and "vocab" in text.lower()
+
+
+def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
     """The call as the gate sees it; None when no rule could judge it (no callee, not ``self.param``)."""
     node, frame = raw.node, raw.frame
     owner, self_name = raw.owner or (None, None)
@@ -429,6 +479,7 @@ def _call_sketch(raw: _RawCall) -> CallSketch | None:
         stored=stored,
         member=raw.member,
         config_dtype=owner is not None and _reads_config_dtype(frame),
+        logits=self_param and _logits_shape(node, source),
     )
 
 
@@ -469,13 +520,15 @@ def _stored(call: ast.Call, index: int, frame: _Frame) -> str | None:
 
 
 def read_tree(
-    tree: ast.Module, module_name: str, is_package: bool = False
+    tree: ast.Module, module_name: str, is_package: bool = False, text: str | None = None
 ) -> tuple[FileSummary, tuple[StatementSketch, ...]]:
-    """The ``ast`` stage of one file: its class summaries and its sketch, in one walk of the tree."""
+    """The ``ast`` stage of one file: its class summaries and its sketch, in one walk of the tree.
+
+    ``text``: the source the tree was parsed from (without it, the sketch keeps what it cannot read)."""
     imports = collect_imports(tree, module_name, is_package)
     facts = {id(node): MethodFacts() for node, _ in summarized_classes(tree, module_name)}
     class_names: set[str] = set()
-    statements = sketch(tree, imports, module_name, facts, class_names)
+    statements = sketch(tree, imports, module_name, facts, class_names, text)
     summary = summarize(tree, module_name, is_package, imports=imports, facts=facts, class_names=class_names)
     return summary, statements
 
@@ -486,16 +539,18 @@ def sketch(
     module_name: str,
     facts: Mapping[int, MethodFacts] | None = None,
     class_names: set[str] | None = None,
+    text: str | None = None,
 ) -> tuple[StatementSketch, ...]:
     """Sketch every top-level statement of a parsed file (filling ``facts`` on the way, see _Walker, and
     ``class_names`` with the name of every class met)."""
     class_names = class_names if class_names is not None else set()
     module = _module_frame(tree, imports, module_name)
+    source = _Source(text)
     statements = []
     for stmt in tree.body:
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
-        walker = _Walker(module_name, facts or {}, class_names)
+        walker = _Walker(module_name, facts or {}, class_names, source)
         walker.visit(stmt, module, None, ())
         tp = type(stmt)
         kind, name = "other", getattr(stmt, "name", None)
@@ -663,7 +718,10 @@ def _param_classes(statements: tuple[StatementSketch, ...], index: ProjectIndex)
         for statement in statements
         if statement.kind == "class"
         and any(
-            (c.self_param or c.callee in NNX_PARAM_NAMES) and c.owner and index.facts(c.owner)
+            (c.self_param or c.callee in NNX_PARAM_NAMES)
+            and not c.logits
+            and c.owner
+            and index.facts(c.owner)
             for c in statement.calls
         )
     }

@@ -226,19 +226,21 @@ def summarized_classes(tree: ast.Module, module_name: str) -> list[tuple[ast.Cla
     """The classes the index knows, with their qualified names: those at module level or in a class
     body, also under ``if``/``try``/``with`` (not in functions, ``except`` or ``finally`` blocks)."""
     classes: list[tuple[ast.ClassDef, str]] = []
-
-    def visit(body: Iterable[ast.stmt], prefix: str) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ClassDef):
-                qualname = f"{prefix}.{stmt.name}"
-                classes.append((stmt, qualname))
-                visit(stmt.body, qualname)
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
-                visit(stmt.body, prefix)
-                visit(getattr(stmt, "orelse", []), prefix)
-
-    visit(tree.body, module_name)
+    _collect_classes(tree.body, module_name, classes)
     return classes
+
+
+def _collect_classes(body: Iterable[ast.stmt], prefix: str, classes: list[tuple[ast.ClassDef, str]]) -> None:
+    # A module-level function, not a closure: a recursive closure is a reference cycle that would keep
+    # every syntax tree alive until the cyclic garbage collector runs.
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef):
+            qualname = f"{prefix}.{stmt.name}"
+            classes.append((stmt, qualname))
+            _collect_classes(stmt.body, qualname, classes)
+        elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+            _collect_classes(stmt.body, prefix, classes)
+            _collect_classes(getattr(stmt, "orelse", []), prefix, classes)
 
 
 def _outer_classes(body: Iterable[ast.stmt]) -> set[str]:
