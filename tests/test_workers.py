@@ -72,3 +72,39 @@ def test_a_broken_ast_pool_falls_back_to_serial() -> None:
     outcome = _probe("broken")
     assert outcome["same"]
     assert outcome["pools"] == [["_ast_in_worker", False], ["_diagnose_in_worker", True]]
+
+
+MAP_PROBE = """
+import json, os, sys
+from flaxprec.workers import fork_map
+
+def square(state, i):
+    if state == "raise" and i == 7:
+        raise ValueError("task failed")
+    if state == "exit" and i == 7:
+        os._exit(0)  # a worker gone without a word: its items are missing
+    return i * i
+
+order = list(range(int(sys.argv[2])))[::-1]
+seen = []
+results = fork_map(square, sys.argv[1], order, 2, meanwhile=lambda: seen.append(True))
+print(json.dumps({"results": None if results is None else sorted(results.items()), "meanwhile": seen}))
+"""
+
+
+def _map(state: str, items: int) -> dict:
+    command = [sys.executable, "-c", MAP_PROBE, state, str(items)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(result.stdout)
+
+
+def test_fork_map_hands_out_every_item_once() -> None:
+    # 20,000 item numbers are 80 kB: more than a pipe holds, written in several atomic pieces.
+    outcome = _map("ok", 20_000)
+    assert outcome["results"] == [[i, i * i] for i in range(20_000)]
+    assert outcome["meanwhile"] == [True]
+
+
+def test_fork_map_returns_none_when_a_task_raises_or_a_worker_vanishes() -> None:
+    assert _map("raise", 50)["results"] is None
+    assert _map("exit", 50)["results"] is None

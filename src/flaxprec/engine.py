@@ -300,9 +300,9 @@ class Checker:
         import flaxprec.gate  # noqa: F401  # imported once here (with project), inherited by every worker
 
         order = sorted(range(len(todo)), key=lambda i: -len(todo[i].text))
-        # libcst (~0.2 s to import) is for the libcst stage's workers to inherit: imported here while the
-        # ast workers run, it costs no wall time.
-        meanwhile = _import_libcst if self.jobs > 1 else None
+        # libcst and the analysis (~0.3 s to import) are for the libcst stage's workers to inherit: imported
+        # here while the ast workers run, once rather than in every worker.
+        meanwhile = _import_libcst_stage if self.jobs > 1 else None
         results = fork_map(_ast_in_worker, todo, order, min(self.jobs, len(todo)), meanwhile)
         return None if results is None else [results[i] for i in range(len(todo))]
 
@@ -359,8 +359,14 @@ class Checker:
         return sorted(self.selected_errors(errors) + self.check_units(units), key=Diagnostic.sort_key)
 
 
-def _import_libcst() -> None:
+def _import_libcst_stage() -> None:
+    """What the libcst stage's workers would each import on their first file: once here instead."""
     import libcst  # noqa: F401
+
+    import flaxprec.analysis
+    import flaxprec.apply_edits
+    import flaxprec.call_rewrite
+    import flaxprec.positions  # noqa: F401
 
 
 def ast_stage(text: str, filename: str, module_name: str, is_package: bool) -> AstResult | Diagnostic:
