@@ -57,6 +57,8 @@ SNIPPETS = (
     'b = self.param("b", init, *(self.Vocab,){dtype})\n{i}x = x + b',
     'b = self.param("b", init, (4,  # vocab\n{i}){dtype})\n{i}x = x + b',
     'b = self.param("b", init, **vocab{dtype})\n{i}x = x + b',
+    'b = self.param("logit_scale", init, (4,){dtype})\n{i}x = x * b',
+    'b = self.param("logit" "_scale", init, (4,){dtype})\n{i}x = x * b',
 )
 DTYPE_ARGS = (
     "",
@@ -410,5 +412,37 @@ def test_a_logits_parameter_needs_no_analysis(shape: str, kept: bool, found: lis
     unit = Unit("case.py", source, "case")
     index = checker.index_units([unit])
     whole = checker.diagnose(unit, index)[1]  # the analysis of the whole file, no gate
+    assert [d.code for d in whole] == found
+    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "kept", "found"),
+    [
+        ('"logit_scale", init, (4,)', False, []),  # the logits' scale: the analysis does not follow it
+        ('("Logits"), init, (4,)', False, []),
+        ('b"logit", init, (4,)', False, []),
+        ('name="logit_bias", init_fn=init, shape=(4,)', False, []),
+        ('"scale", init, (4,)', True, ["FLX007"]),
+        ('"logit" "_scale", init, (4,)', True, ["FLX007"]),  # two literals: libcst reads no name there
+        ('f"logit_scale", init, (4,)', True, ["FLX007"]),
+        ("*names, init, (4,)", True, ["FLX007"]),  # ``*args`` are not counted: ``init`` is the name
+    ],
+)
+def test_a_logits_parameter_by_its_name(arguments: str, kept: bool, found: list[str]) -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        class Scaled(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            def __call__(self, x, init, names):
+                return x * self.param({arguments})
+        """
+    ).format(arguments=arguments)
+    assert _param_suspects(source) == (["Scaled"] if kept else [])
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    whole = checker.diagnose(unit, index)[1]
     assert [d.code for d in whole] == found
     assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)

@@ -69,8 +69,8 @@ class CallSketch:
     member: int = -1  # index of the top-level class's body statement holding the call (-1: none)
     # An enclosing function reads ``<config>.dtype``: the analysis may take its compute dtype from there.
     config_dtype: bool = False
-    # ``self.param(name, init, shape)`` whose shape mentions the vocabulary: the logits' own bias or scale,
-    # which the analysis never follows as a parameter (FLX007).
+    # ``self.param(name, init, shape)`` named like the logits' or shaped by the vocabulary: the logits' own
+    # bias or scale, which the analysis never follows as a parameter (FLX007).
     logits: bool = False
 
 
@@ -425,16 +425,38 @@ class _Source:
         return b"".join(pieces).decode("utf-8", "surrogatepass")
 
 
-def _logits_shape(call: ast.Call, source: _Source) -> bool:
-    """Does ``self.param``'s shape (its third positional argument, ``*args`` not counted) mention the
-    vocabulary? The analysis
-    reads the same argument and treats the parameter as the logits' (``numerics._logits_param``); its text
-    there includes what surrounds the node here (parentheses), so a "yes" here is a "yes" there."""
+def _logits_param(call: ast.Call, source: _Source) -> bool:
+    """Is this ``self.param`` the logits' own bias or scale, as ``numerics._logits_param`` tells it? (Then
+    the analysis never follows it as a parameter.) The same arguments are read: the name (the first
+    positional argument, ``*args`` not counted, else ``name=``) when it is one string literal, and the
+    shape (the third positional argument) as written. A "yes" here is a "yes" there: the analysis's text
+    of the shape includes what surrounds the node here (its parentheses)."""
     positional = [a for a in call.args if type(a) is not ast.Starred]  # as the analysis counts them
+    name = positional[0] if positional else next((k.value for k in call.keywords if k.arg == "name"), None)
+    if name is not None and _one_literal(name, source) and "logit" in str(name.value).lower():  # type: ignore[attr-defined]
+        return True
     if len(positional) < 3:
         return False
     text = source.segment(positional[2])
     return text is not None and "vocab" in text.lower()
+
+
+def _one_literal(node: ast.expr, source: _Source) -> bool:
+    """A string written as one literal (libcst's ``SimpleString``), not ``"a" "b"`` nor an f-string."""
+    if type(node) is not ast.Constant or not isinstance(node.value, (str, bytes)):
+        return False
+    text = source.segment(node)
+    if text is None:
+        return False
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    layout = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.INDENT)
+    return [t.type for t in tokens if t.type not in layout] == [tokenize.STRING]
 
 
 def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
@@ -479,7 +501,7 @@ def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
         stored=stored,
         member=raw.member,
         config_dtype=owner is not None and _reads_config_dtype(frame),
-        logits=self_param and _logits_shape(node, source),
+        logits=self_param and _logits_param(node, source),
     )
 
 
