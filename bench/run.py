@@ -2,11 +2,14 @@
 
 ``.venv/bin/python bench/run.py [--repeat N] [--keep] [--ref COMMIT]``: the pinned corpus (transformers
 4.46.3 Flax files, flax 0.8.5's package) comes through tests/corpus.py and is copied to a temporary folder
-where each command runs as a subprocess N times. ``--ref`` benchmarks a git commit's src/ and rules/;
-without it the working tree is used, and the run is declared invalid if flaxprec's files change meanwhile.
+where each command runs as a subprocess N times, in rounds (each command once per round: the machine's
+speed drifts, and rows compared with each other then share its conditions). ``--ref`` benchmarks a git
+commit's src/ and rules/; without it the working tree is used, and the run is declared invalid if
+flaxprec's files change meanwhile.
 
 Reading the table: median/min/max are wall seconds over the N runs (parse floors: the parsing loop
-alone); ``x ruff`` = median / ruff's median; ``peak MB`` = the largest process's ``ru_maxrss`` (via GNU
+alone); ``x ruff`` = median / ruff's median (the verdicts against ruff use the median of the per-round
+ratios, "paired"); ``peak MB`` = the largest process's ``ru_maxrss`` (via GNU
 time); the "tree" row sums one cold parallel run's processes (sampled from /proc every 20 ms). ``target``
 is issue 6's goal, ``verdict`` PASS/FAIL (``-``: no goal; ``not available yet``: ``flaxprec check`` lacks
 a flag the row needs and ran without it). Timed runs use the concise output, as ruff does; findings are
@@ -61,6 +64,7 @@ class Row:
     name: str
     runs: list[Run]
     missing: list[str] = field(default_factory=list)  # flags this flaxprec lacks, dropped from the run
+    cmd: list[str] = field(default_factory=list)
     target: str = "info"
     passed: bool | None = None  # None: no goal for this row
 
@@ -189,11 +193,12 @@ def main() -> int:
     for part, (count, lines) in [*counts.items(), ("total", total)]:
         print(f"  {part}: {count} files, {lines} lines")
     every = sorted((f for files in parts.values() for f in files), key=lambda f: f[1])
-    half_count, half_lines = copy_corpus(every[::2], tmp / "half")
-    print(f"  half (every other file): {half_count} files, {half_lines} lines")
+    # The corpus twice over: the same mix of files, so a cost linear in the number of files doubles exactly
+    # (half the corpus, say, would hold another share of the files libcst reads).
+    for copy in ("a", "b"):
+        twice = copy_corpus(every, tmp / "twice" / copy)
+    print(f"  twice (two copies): {2 * twice[0]} files, {2 * twice[1]} lines")
     (tmp / "files.txt").write_text("\n".join(str(tmp / "corpus" / name) for _, name in every))
-
-    memo: dict[tuple[str, ...], list[Run]] = {}
 
     def command(options: list[str], path: str) -> tuple[list[str], list[str]]:
         """``flaxprec check`` with ``options``, less the new flags this flaxprec lacks (also returned)."""
@@ -207,47 +212,56 @@ def main() -> int:
             i += 1 + takes
         return [*cmd, path], missing
 
-    def flaxprec(name: str, options: list[str], path: str, prime: bool = False, repeat: int = 0) -> Row:
-        """A flaxprec row, run ``repeat`` times (after one priming run if ``prime``); memoized."""
+    def flaxprec(name: str, options: list[str], path: str) -> Row:
+        """A flaxprec row (its runs are made by :func:`round_robin`)."""
         cmd, missing = command(options, path)
-        key = (*cmd, str(prime))
-        if key not in memo:
-            if prime:
-                run_once(cmd, tmp)
-            memo[key] = []
-            for _ in range(repeat or args.repeat):
-                if "--no-cache" in missing and "--cache-dir" not in options:  # cold without --no-cache
-                    for stale in [cache, *tmp.rglob(".flaxprec_cache")]:
-                        shutil.rmtree(stale, ignore_errors=True)
-                memo[key].append(run_once(cmd, tmp))
-        return Row(name, memo[key], missing)
+        return Row(name, [], missing, cmd)
 
     def plain(name: str, cmd: list[str], target: str = "info") -> Row:
-        return Row(name, [run_once(cmd, tmp) for _ in range(args.repeat)], target=target)
+        return Row(name, [], cmd=cmd, target=target)
+
+    def round_robin(rows: list[Row]) -> None:
+        """Each row's command once per round, ``repeat`` rounds: on a shared machine whose speed drifts
+        over minutes, rows compared with each other (flaxprec with ruff) then see the same conditions."""
+        for _ in range(args.repeat):
+            for row in rows:
+                if "--no-cache" in row.missing and "--cache-dir" not in row.cmd:
+                    for stale in [cache, *tmp.rglob(".flaxprec_cache")]:  # cold without --no-cache
+                        shutil.rmtree(stale, ignore_errors=True)
+                row.runs.append(run_once(row.cmd, tmp))
 
     def floor(name: str, kind: str) -> Row:
-        row = plain(name, [PYTHON, "-c", FLOOR, kind, str(tmp / "files.txt")], target="floor")
-        row.runs = [Run(float(r.stdout), r.rss_mb, "") for r in row.runs]
+        row = Row(name, [], target="floor")
+        for _ in range(args.repeat):
+            run = run_once([PYTHON, "-c", FLOOR, kind, str(tmp / "files.txt")], tmp)
+            row.runs.append(Run(float(run.stdout), run.rss_mb, ""))
         return row
 
     serial, cold_options, warm_options = SERIAL, ["--no-cache"], ["--cache-dir", str(cache)]
     ruff_cmd = [RUFF, "check", "--select", "ALL", "--no-cache", "corpus"]
     ruff = plain("ruff check --select ALL --no-cache", ruff_cmd, target="reference")
-    base = ruff.median
     cold_serial = flaxprec("flaxprec cold serial (-j 1)", serial, "corpus")
     cold = flaxprec("flaxprec cold parallel", cold_options, "corpus")
-    cold.target, cold.passed = "<= 1.00x ruff", cold.median <= base
-    warm = flaxprec("flaxprec warm (cache hit)", warm_options, "corpus", prime=True)
-    warm.target, warm.passed = "<= 0.25x ruff", warm.median <= 0.25 * base
-    # Linearity: whole / half corpus time against the ratio of their lines (10% slack for noise).
-    half = flaxprec("flaxprec cold serial, half corpus", serial, "half")
-    ratio, allowed = cold_serial.median / half.median, 1.10 * total[1] / half_lines
-    half.target, half.passed = f"all/half x{ratio:.2f} <= x{allowed:.2f}", ratio <= allowed
+    warm = flaxprec("flaxprec warm (cache hit)", warm_options, "corpus")
+    double = flaxprec("flaxprec cold serial, corpus twice", serial, "twice")
     imports = plain('python -c "import libcst, click"', [PYTHON, "-c", "import libcst, click"], "floor")
     one = flaxprec(f"one file, cold: {Path(ONE_FILE).name}", ["--no-cache"], f"corpus/{ONE_FILE}")
-    one.target = f"<= 1.5x import ({1.5 * imports.median:.2f}s)"
-    one.passed = one.median <= 1.5 * imports.median
-    rows = [ruff, cold_serial, cold, warm, half, one, imports, floor("ast.parse floor", "ast")]
+    run_once(warm.cmd, tmp)  # fills the cache the warm runs read
+    round_robin([ruff, cold_serial, cold, warm, double, imports, one])
+    base = ruff.median
+
+    def paired(row: Row, to: Row = ruff) -> float:
+        """The median of the per-round ratios to another row's run: the drift of the machine cancels out."""
+        return statistics.median(r.seconds / b.seconds for r, b in zip(row.runs, to.runs, strict=True))
+
+    cold.target, cold.passed = f"<= 1.00x ruff (paired x{paired(cold):.2f})", paired(cold) <= 1.0
+    warm.target, warm.passed = f"<= 0.25x ruff (paired x{paired(warm):.2f})", paired(warm) <= 0.25
+    # Linearity: the corpus twice over against the corpus, serial (10% slack for noise).
+    ratio, allowed = double.median / cold_serial.median, 2 * 1.10
+    double.target, double.passed = f"twice/once x{ratio:.2f} <= x{allowed:.2f}", ratio <= allowed
+    one.target = f"<= 1.5x import (paired x{paired(one, imports):.2f})"
+    one.passed = paired(one, imports) <= 1.5
+    rows = [ruff, cold_serial, cold, warm, double, one, imports, floor("ast.parse floor", "ast")]
     rows.append(floor("libcst.parse_module floor", "libcst"))
 
     print(f"\nruns per command: {args.repeat}; {os.cpu_count()} cores; times in seconds\n")
@@ -263,7 +277,7 @@ def main() -> int:
             f"{row.name:38} {row.median:7.3f} {min(seconds):7.3f} {max(seconds):7.3f} "
             f"{row.median / base:6.2f}x {max(r.rss_mb for r in row.runs):8.1f}  {row.target:28} {verdict}"
         )
-    largest = max(r.rss_mb for row in (cold_serial, cold, warm, half, one) for r in row.runs)
+    largest = max(r.rss_mb for row in (cold_serial, cold, warm, double, one) for r in row.runs)
     tree = sampled_peak_mb(command(cold_options, "corpus")[0], tmp)
     for name, mb in (("peak RSS, largest flaxprec process", largest), ("peak RSS, cold parallel tree", tree)):
         print(f"{name:38} {'':31} {mb:8.1f}  {'<= 250 MB':28} {'PASS' if mb <= 250 else 'FAIL'}")
@@ -276,9 +290,10 @@ def main() -> int:
             problems.append(f"{row.name}: concise output differs from the first cold serial run")
     reports = {}
     for name, options in (("cold serial", serial), ("cold parallel", cold_options), ("warm", warm_options)):
-        json_options = [*options, "--output-format", "json"]
-        row = flaxprec(f"json {name}", json_options, "corpus", prime=(name == "warm"), repeat=1)
-        reports[name] = findings(row.runs[-1].stdout)
+        cmd = command([*options, "--output-format", "json"], "corpus")[0]
+        if name == "warm":
+            run_once(cmd, tmp)  # the cache then holds this output format's run too
+        reports[name] = findings(run_once(cmd, tmp).stdout)
     for name, report in reports.items():
         extra = [f for f in report if f not in reports["cold serial"]]
         lost = [f for f in reports["cold serial"] if f not in report]
