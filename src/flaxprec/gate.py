@@ -289,29 +289,38 @@ class _Walker:
         self, node: ast.AST, frame: _Frame, owner: tuple[str, str | None] | None, classes: tuple[str, ...]
     ) -> None:
         tp = type(node)
-        if self.methods and (tp is ast.Attribute or tp is ast.Assign or tp is ast.AnnAssign):
-            for sink, self_name, in_init in self.methods:
-                sink.see(node, self_name, in_init)
+        if tp is ast.Attribute:  # the most frequent node type; its one child is ``value``
+            attr, value = node.attr, node.value  # type: ignore[attr-defined]
+            tv = type(value)
+            if attr == "dtype" and tv is ast.Name:
+                frame.dtype_heads.add(value.id)
+            if owner is not None and attr in INFINITY_NAMES:
+                self.huge_owners[owner[0]] = None
+            if self.methods and (attr == "dtype" or attr == "compute_dtype"):  # what MethodFacts records
+                for sink, self_name, in_init in self.methods:
+                    sink.see(node, self_name, in_init)
+            if tv is not ast.Name:  # a name here is read, never bound
+                self._child(value, tv, frame, owner, classes)
+            return
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
             if type(func) is ast.Attribute and func.attr == "attend":
                 self.attend = True
             self.calls.append(_RawCall(node, frame, owner, self.member))  # type: ignore[arg-type]
-        elif tp is ast.Constant:
-            value = node.value  # type: ignore[attr-defined]
-            if owner is not None and _huge(value):
-                self.huge_owners[owner[0]] = None
+            self._child(func, type(func), frame, owner, classes)
+            for arg in node.args:  # type: ignore[attr-defined]
+                self._child(arg, type(arg), frame, owner, classes)
+            for keyword in node.keywords:  # type: ignore[attr-defined]
+                value = keyword.value
+                self._child(value, type(value), frame, owner, classes)
             return
-        elif tp is ast.Name:
-            if frame.kind == "function" and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                frame.bind(node.id, None)  # type: ignore[attr-defined]
+        if tp is ast.Constant or tp is ast.Name:
+            self._child(node, tp, frame, owner, classes)
             return
-        elif tp is ast.Attribute:
-            if node.attr == "dtype" and type(node.value) is ast.Name:  # type: ignore[attr-defined]
-                frame.dtype_heads.add(node.value.id)  # type: ignore[attr-defined]
-            if owner is not None and node.attr in INFINITY_NAMES:  # type: ignore[attr-defined]
-                self.huge_owners[owner[0]] = None
-        elif tp is ast.Assign:
+        if self.methods and (tp is ast.Assign or tp is ast.AnnAssign):
+            for sink, self_name, in_init in self.methods:
+                sink.see(node, self_name, in_init)
+        if tp is ast.Assign:
             targets = node.targets  # type: ignore[attr-defined]
             if len(targets) == 1 and type(targets[0]) is ast.Name and frame.kind in ("function", "class"):
                 frame.bind(targets[0].id, node.value)  # type: ignore[attr-defined]
@@ -328,16 +337,25 @@ class _Walker:
                 frame.bind(name, target or None)
             return
         for child in children(node):
-            # Names and constants are most of a tree's leaves: handled here, without a call per leaf.
-            tc = type(child)
-            if tc is ast.Name:
-                if frame.kind == "function" and type(child.ctx) is ast.Store:  # type: ignore[attr-defined]
-                    frame.bind(child.id, None)  # type: ignore[attr-defined]
-            elif tc is ast.Constant:
-                if owner is not None and _huge(child.value):  # type: ignore[attr-defined]
-                    self.huge_owners[owner[0]] = None
-            else:
-                self.visit(child, frame, owner, classes)
+            self._child(child, type(child), frame, owner, classes)
+
+    def _child(
+        self,
+        node: ast.AST,
+        tp: type,
+        frame: _Frame,
+        owner: tuple[str, str | None] | None,
+        classes: tuple[str, ...],
+    ) -> None:
+        """Visit ``node`` (of type ``tp``): names and constants, most of a tree's leaves, cost no more."""
+        if tp is ast.Name:
+            if frame.kind == "function" and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                frame.bind(node.id, None)  # type: ignore[attr-defined]
+        elif tp is ast.Constant:
+            if owner is not None and _huge(node.value):  # type: ignore[attr-defined]
+                self.huge_owners[owner[0]] = None
+        else:
+            self.visit(node, frame, owner, classes)
 
     def _class(
         self,
