@@ -446,3 +446,27 @@ def test_a_logits_parameter_by_its_name(arguments: str, kept: bool, found: list[
     whole = checker.diagnose(unit, index)[1]
     assert [d.code for d in whole] == found
     assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+
+
+@pytest.mark.parametrize(
+    ("literal", "one"),
+    [
+        ('"logit"', True),
+        ("r'\\''", True),  # a backslash keeps a raw string open too
+        ('"""it\'s "a" ""\\"\n"""', True),
+        ("b'x'", True),
+        ('"a" "b"', False),
+        ('"a"  # comment\n    "b"', False),
+        ("'''a''' 'b'", False),
+        ("u'a' r'b'", False),
+    ],
+)
+def test_one_string_literal(literal: str, one: bool) -> None:
+    import ast
+
+    from flaxprec.gate import _one_literal, _Source
+
+    text = f"x = (\n    {literal}\n)\n"
+    node = ast.parse(text).body[0].value  # type: ignore[attr-defined]
+    assert _one_literal(node, _Source(text)) is one
+    assert _one_literal(node, _Source(None)) is False  # without the text: never claimed

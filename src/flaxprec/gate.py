@@ -464,17 +464,21 @@ def _one_literal(node: ast.expr, source: _Source) -> bool:
     if type(node) is not ast.Constant or not isinstance(node.value, (str, bytes)):
         return False
     text = source.segment(node)
-    if text is None:
+    if not text:
         return False
-    import io
-    import tokenize
-
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    layout = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.INDENT)
-    return [t.type for t in tokens if t.type not in layout] == [tokenize.STRING]
+    # The text is one or more string literals (the parser said so): one if the first one ends it. A
+    # backslash always takes the next character along, raw strings included (r"\"" is one literal).
+    start = len(text) - len(text.lstrip("rRbBuU"))
+    quote = text[start : start + 3] if text[start : start + 3] in ('"""', "'''") else text[start : start + 1]
+    i = start + len(quote)
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(quote, i):
+            return i + len(quote) == len(text)
+        else:
+            i += 1
+    return False
 
 
 def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
