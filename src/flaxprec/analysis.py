@@ -449,7 +449,7 @@ class Analyzer(Visitor):
         collector's handler (while it evaluates a Module method); ``leave_X``; pop the statement."""
         visit, leave = super().hooks(node_type)
         numerics = NUMERICS_HANDLERS.get(node_type)
-        statement = issubclass(node_type, cst.BaseStatement)
+        statement = cst.BaseStatement in node_type.__mro__  # issubclass against an ABC is slow at first
         if statement:
             visit = _pushing_statement(visit)
         if statement or numerics is not None:

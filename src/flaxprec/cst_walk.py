@@ -137,6 +137,7 @@ TRIVIA = (
     cst.BaseUnaryOp,
     cst.BaseAugOp,
 )
+_TRIVIA_SET = frozenset(TRIVIA)  # tested against a type's MRO: libcst registers no virtual subclasses
 _TRIVIA_TYPES: list[type] = []
 
 
@@ -146,9 +147,8 @@ def _trivia_types() -> list[type]:
         # By MRO rather than issubclass: several TRIVIA bases are ABCs, whose first issubclass check per
         # class is slow (~30 ms over libcst's ~250 classes, on every start-up); libcst never registers
         # virtual subclasses, so the MRO tells the same.
-        trivia = set(TRIVIA)
         exported = (value for value in vars(cst).values() if isinstance(value, type))
-        _TRIVIA_TYPES.extend(t for t in exported if not trivia.isdisjoint(t.__mro__))
+        _TRIVIA_TYPES.extend(t for t in exported if not _TRIVIA_SET.isdisjoint(t.__mro__))
     return _TRIVIA_TYPES
 
 
@@ -169,16 +169,17 @@ _KINDS_SKIPPING_TRIVIA = dict(_KINDS)  # the same, but a trivia node counts as "
 
 
 def _kind(value: object) -> str:
-    kind = _NODE if isinstance(value, cst.CSTNode) else _OTHER
+    mro = type(value).__mro__  # not isinstance: the first check of a type against an ABC is slow
+    kind = _NODE if cst.CSTNode in mro else _OTHER
     _KINDS[type(value)] = kind
-    _KINDS_SKIPPING_TRIVIA[type(value)] = _OTHER if isinstance(value, TRIVIA) else kind
+    _KINDS_SKIPPING_TRIVIA[type(value)] = _OTHER if not _TRIVIA_SET.isdisjoint(mro) else kind
     return kind
 
 
 def _reversed_fields(node: cst.CSTNode, skip_trivia: bool) -> tuple[str, ...]:
     """The walk's slow path: a node type whose fields are not cached (yet), or a trivia node in a
     sequence (``lpar``, ``leading_lines``) when trivia are skipped."""
-    if skip_trivia and isinstance(node, TRIVIA):
+    if skip_trivia and not _TRIVIA_SET.isdisjoint(type(node).__mro__):
         _REVERSED_FIELDS_SKIPPING_TRIVIA[type(node)] = ()
         return ()
     return _fields_for(node)[::-1]
