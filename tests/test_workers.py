@@ -87,8 +87,26 @@ def square(state, i):
 
 order = list(range(int(sys.argv[2])))[::-1]
 seen = []
-results = fork_map(square, sys.argv[1], order, 2, meanwhile=lambda: seen.append(True))
-print(json.dumps({"results": None if results is None else sorted(results.items()), "meanwhile": seen}))
+
+def meanwhile():
+    seen.append(True)
+    if sys.argv[1] == "interrupted":
+        raise KeyboardInterrupt
+
+try:
+    results = fork_map(square, sys.argv[1], order, 2, meanwhile=meanwhile)
+except KeyboardInterrupt:
+    results = "interrupted"
+try:
+    os.waitpid(-1, os.WNOHANG)
+    children = "left behind"
+except ChildProcessError:
+    children = "none"
+print(json.dumps({
+    "results": results if results is None or isinstance(results, str) else sorted(results.items()),
+    "meanwhile": seen,
+    "children": children,
+}))
 """
 
 
@@ -103,8 +121,13 @@ def test_fork_map_hands_out_every_item_once() -> None:
     outcome = _map("ok", 20_000)
     assert outcome["results"] == [[i, i * i] for i in range(20_000)]
     assert outcome["meanwhile"] == [True]
+    assert outcome["children"] == "none"  # every worker reaped
 
 
 def test_fork_map_returns_none_when_a_task_raises_or_a_worker_vanishes() -> None:
     assert _map("raise", 50)["results"] is None
-    assert _map("exit", 50)["results"] is None
+    assert _map("exit", 50) == {"results": None, "meanwhile": [True], "children": "none"}
+
+
+def test_an_interrupted_fork_map_leaves_no_worker_behind() -> None:
+    assert _map("interrupted", 50) == {"results": "interrupted", "meanwhile": [True], "children": "none"}

@@ -15,6 +15,7 @@ largest items first: the pool's tail is then short), and each worker sends all i
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -56,7 +57,7 @@ def fork_map(
     # one of them, copying the pages a fork shares (and spending the time).
     gc.freeze()
     jobs_read, jobs_write = os.pipe()
-    children: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
+    children: list[tuple[int, int]] = []  # (pid, read end of its result pipe; -1 once closed), not reaped
     try:
         for _ in range(workers):
             result_read, result_write = os.pipe()
@@ -68,6 +69,7 @@ def fork_map(
             os.close(result_write)
             children.append((pid, result_read))
         os.close(jobs_read)
+        jobs_read = -1
         numbers = b"".join(i.to_bytes(_ITEM, "little") for i in order)
         for start in range(0, len(numbers), _ATOMIC):  # a worker never reads half an item number
             os.write(jobs_write, numbers[start : start + _ATOMIC])
@@ -77,22 +79,25 @@ def fork_map(
             meanwhile()
         results: dict[int, Result] = {}
         broken = False
-        for pid, result_read in children:
+        while children:
+            pid, result_read = children[0]
+            children[0] = (pid, -1)
             with os.fdopen(result_read, "rb") as stream:
                 data = stream.read()
             _, status = os.waitpid(pid, 0)
+            children.pop(0)
             broken = broken or status != 0 or not data
             if not broken:
                 results.update(pickle.loads(data))
-        children.clear()
         return None if broken or len(results) != len(order) else results
     except OSError:  # no fork, no pipe: serial
         return None
-    finally:
-        if jobs_write != -1:
-            os.close(jobs_write)
-        for pid, result_read in children:  # interrupted (an exception here, Ctrl-C): no orphan workers
-            os.close(result_read)
+    finally:  # on an error or Ctrl-C too: no open pipe, no orphan worker
+        for fd in (jobs_read, jobs_write, *(fd for _, fd in children)):
+            if fd != -1:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        for pid, _ in children:
             _reap(pid)
         gc.unfreeze()
 
@@ -116,8 +121,6 @@ def _work(task: Callable[[Any, int], Any], state: Any, jobs: int, out: int) -> N
 def _reap(pid: int) -> None:
     import signal
 
-    try:
+    with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    except OSError:
-        pass
