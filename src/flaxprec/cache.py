@@ -31,7 +31,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,6 +230,8 @@ def _store(path: Path, data: dict[str, Any], used: dict[str, None]) -> None:
     excess = len(merged) - max(MAX_ENTRIES, 4 * len(used))
     for key in list(merged)[: max(excess, 0)]:  # never one of this run's (they are last)
         del merged[key]
+    import tempfile  # only a run that writes pays for it (with shutil, random, ...)
+
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:

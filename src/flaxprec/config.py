@@ -15,7 +15,6 @@ applied as layers. Within one layer the most specific matching selector wins and
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import json
@@ -364,6 +363,8 @@ def validate_codes(codes: Iterable[str], known_codes: Iterable[str], *, where: s
     for code in codes:
         if code == "ALL" or any(k.startswith(code) for k in known):
             continue
+        import difflib  # only a wrong code pays for it
+
         close = difflib.get_close_matches(code, known, n=1)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         raise ConfigError(f"{where}: unknown rule selector `{code}`{hint}")
@@ -463,6 +464,8 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
         elif key == "layers":
             values["layers"] = _layers(value, where)
         else:
+            import difflib  # only a wrong key pays for it
+
             close = difflib.get_close_matches(key.replace("_", "-"), KNOWN_KEYS, n=1)
             hint = f"; did you mean `{close[0]}`?" if close else ""
             raise ConfigError(

@@ -76,7 +76,8 @@ class Unit:
     # The sketch as JSON text, when it came from the cache or a worker: decoded by gate_sketch() only if
     # the file is analysed (most of a warm run's files never are).
     stored_sketch: str | None = field(default=None, repr=False)
-    facts: str | None = field(default=None, repr=False)  # cache.facts_digest of the summary ("": none)
+    # cache.facts_digest of the summary ("": none; None: not computed, as a run without a cache never does)
+    facts: str | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
 
     @property
@@ -166,7 +167,9 @@ class Checker:
             unit.error = result
         else:
             unit.summary, unit.sketch, unit.stored_sketch = result, sketch, stored
-        if self.cache is None or unit.key is None:
+        if self.cache is None:
+            return  # the facts digest keys cached results: nothing to compute without a cache
+        if unit.key is None:  # never cached itself, but its facts are part of the project's digest
             unit.facts = "" if unit.summary is None else facts_digest(unit.summary)
         elif unit.summary is None:
             unit.facts = self.cache.store_summary(unit.key, result)  # type: ignore[arg-type]

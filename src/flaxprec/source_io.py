@@ -22,7 +22,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +147,8 @@ def atomic_write(path: Path | str, data: bytes) -> None:
     A symbolic link is followed, so the link stays a link. The temporary file never survives an error.
     """
     target = Path(os.path.realpath(path))
+    import tempfile  # only a write pays for it
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".flaxprec-tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:

@@ -8,7 +8,6 @@ diffs the result. Fixes made only of :class:`ReplaceText` edits (``# noqa`` clea
 from __future__ import annotations
 
 import bisect
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +91,8 @@ class RenderContext:
         fixed = self.fixed_text(diagnostic)
         if source is None or fixed is None:
             return None
+        import difflib  # only a report that shows fixes pays for it
+
         from flaxprec.suppress import split_lines
 
         old = [line.rstrip("\r\n") for line in split_lines(source)]
@@ -146,6 +147,8 @@ def text_edits(source: str, fixed: str) -> list[TextEdit]:
     Changed blocks of lines, each trimmed to the characters that differ, so that adding ``dtype=...`` to a
     call is one insertion rather than a rewritten line, and an added import is an edit of its own.
     """
+    import difflib  # only a report that shows fixes pays for it
+
     from flaxprec.suppress import split_lines
 
     old, new = split_lines(source), split_lines(fixed)
