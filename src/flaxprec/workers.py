@@ -63,9 +63,7 @@ def fork_map(
             result_read, result_write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the worker: never returns into the caller's code
-                os.close(result_read)
-                os.close(jobs_write)
-                _work(task, state, jobs_read, result_write)
+                _work(task, state, jobs_read, result_write, (result_read, jobs_write))
             os.close(result_write)
             children.append((pid, result_read))
         os.close(jobs_read)
@@ -102,10 +100,15 @@ def fork_map(
         gc.unfreeze()
 
 
-def _work(task: Callable[[Any, int], Any], state: Any, jobs: int, out: int) -> None:
-    """A worker's life: items from the job pipe until it is empty, then every result in one pickle."""
+def _work(task: Callable[[Any, int], Any], state: Any, jobs: int, out: int, parents: tuple[int, int]) -> None:
+    """A worker's life: items from the job pipe until it is empty, then every result in one pickle.
+
+    ``parents``: the parent's ends of the pipes, closed here (the job pipe ends when its last writer is).
+    """
     code = 1
     try:
+        for fd in parents:
+            os.close(fd)
         results = {}
         while item := os.read(jobs, _ITEM):
             position = int.from_bytes(item, "little")
