@@ -20,6 +20,13 @@ DTYPE_MODULES = frozenset({"jax.numpy", "numpy", "ml_dtypes", "jax.dtypes"})
 DTYPE_CONSTRUCTORS = frozenset({"jax.numpy.dtype", "numpy.dtype"})
 
 
+def logits_parameter(name: object, shape: str) -> bool:
+    """A parameter that is the logits' own bias or scale, by its name (its value) or its shape (as
+    written): float32 logits are the convention, so FLX007 never reports it. The analysis and the gate both
+    ask here, from libcst and from ``ast``."""
+    return "logit" in str(name).lower() or "vocab" in shape.lower()
+
+
 class DtypeKind(enum.Enum):
     HALF = "half"
     FP32 = "float32"

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flaxprec.ast_walk import children, walk
+from flaxprec.dtypes import logits_parameter
 from flaxprec.imports import ImportMap, resolve_relative
 from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
@@ -421,7 +422,11 @@ class _Walker:
 
 
 class _Source:
-    """The file's text, split into lines only when a segment of it is asked for (rarely)."""
+    """The file's text, split into lines once, when a segment of it is first asked for (rarely).
+
+    Not ``ast.get_source_segment``: it splits the whole text again on each call, character by character
+    in Python, which costs more than the whole ast stage on a file with many ``self.param`` calls.
+    """
 
     __slots__ = ("_lines", "text")
 
@@ -433,7 +438,7 @@ class _Source:
         """``node``'s source text as written (comments included), or None without the text."""
         if self.text is None or node.end_lineno is None or node.end_col_offset is None:
             return None
-        if self._lines is None:  # ast columns count UTF-8 bytes
+        if self._lines is None:  # ast columns count UTF-8 bytes; bytes split on \n, \r\n and \r only
             self._lines = self.text.encode("utf-8", "surrogatepass").splitlines(keepends=True)
         first, last = node.lineno - 1, node.end_lineno - 1
         if first == last:
@@ -444,38 +449,36 @@ class _Source:
 
 
 def _logits_param(call: ast.Call, source: _Source) -> bool:
-    """Is this ``self.param`` the logits' own bias or scale, as ``numerics._logits_param`` tells it? (Then
-    the analysis never follows it as a parameter.) The same arguments are read: the name (the first
-    positional argument, ``*args`` not counted, else ``name=``) when it is one string literal, and the
-    shape (the third positional argument) as written. A "yes" here is a "yes" there: the analysis's text
-    of the shape includes what surrounds the node here (its parentheses)."""
+    """Is this ``self.param`` the logits' own bias or scale (:func:`flaxprec.dtypes.logits_parameter`), as
+    the analysis tells it? Then the analysis never follows it as a parameter. The same arguments are read:
+    the name (the first positional argument, ``*args`` not counted, else ``name=``) when it is one string
+    literal, and the shape (the third positional argument) as written. A "yes" here is a "yes" there: the
+    analysis's text of the shape includes what surrounds the node here (its parentheses)."""
     positional = [a for a in call.args if type(a) is not ast.Starred]  # as the analysis counts them
     name = positional[0] if positional else next((k.value for k in call.keywords if k.arg == "name"), None)
-    if name is not None and _one_literal(name, source) and "logit" in str(name.value).lower():  # type: ignore[attr-defined]
-        return True
-    if len(positional) < 3:
-        return False
-    text = source.segment(positional[2])
-    return text is not None and "vocab" in text.lower()
+    name_value = name.value if name is not None and _one_literal(name, source) else ""  # type: ignore[attr-defined]
+    shape = source.segment(positional[2]) if len(positional) > 2 else ""
+    return shape is not None and logits_parameter(name_value, shape)
 
 
 def _one_literal(node: ast.expr, source: _Source) -> bool:
     """A string written as one literal (libcst's ``SimpleString``), not ``"a" "b"`` nor an f-string."""
     if type(node) is not ast.Constant or not isinstance(node.value, (str, bytes)):
         return False
-    text = source.segment(node)
-    if not text:
+    literal = source.segment(node)
+    if not literal:
         return False
     # The text is one or more string literals (the parser said so): one if the first one ends it. A
     # backslash always takes the next character along, raw strings included (r"\"" is one literal).
-    start = len(text) - len(text.lstrip("rRbBuU"))
-    quote = text[start : start + 3] if text[start : start + 3] in ('"""', "'''") else text[start : start + 1]
+    start = len(literal) - len(literal.lstrip("rRbBuU"))
+    opening = literal[start : start + 3]
+    quote = opening if opening in ('"""', "'''") else literal[start : start + 1]
     i = start + len(quote)
-    while i < len(text):
-        if text[i] == "\\":
+    while i < len(literal):
+        if literal[i] == "\\":
             i += 2
-        elif text.startswith(quote, i):
-            return i + len(quote) == len(text)
+        elif literal.startswith(quote, i):
+            return i + len(quote) == len(literal)
         else:
             i += 1
     return False

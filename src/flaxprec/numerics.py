@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from flaxprec.dtypes import DtypeKind, classify, dotted
+from flaxprec.dtypes import DtypeKind, classify, dotted, logits_parameter
 from flaxprec.project import NNX_PARAM_NAMES
 
 if TYPE_CHECKING:
@@ -826,8 +826,7 @@ class NumericsCollector:
 
     def _logits_param(self, name: cst.BaseExpression | None, shape: cst.BaseExpression | None) -> bool:
         text = name.evaluated_value if isinstance(name, cst.SimpleString) else ""
-        shape_text = self._code(shape) if shape is not None else ""
-        return "logit" in str(text).lower() or "vocab" in shape_text.lower()
+        return logits_parameter(text, self._code(shape) if shape is not None else "")
 
     # -- casts, statistics, tables, masks -------------------------------------------------------------------
 
