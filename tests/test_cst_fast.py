@@ -19,7 +19,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from corpus import corpus
 from flaxprec import cst_walk
 from flaxprec.cst_walk import Hooks, Visitor, walk
-from flaxprec.positions import node_positions
+from flaxprec.positions import node_positions, statement_positions
 
 Event = tuple[str, str, int]  # ("visit" | "leave", node type, id(node))
 
@@ -119,6 +119,39 @@ def position_differences(module: cst.Module) -> list[str]:
     return found
 
 
+def statement_differences(module: cst.Module) -> tuple[list[str], int, int]:
+    """Nodes of each top-level statement (and of each class body's statement) whose
+    :func:`statement_positions` range, with that statement alone generated, is not
+    :func:`node_positions`'s; how many statements it declined (None), and of how many."""
+    text, whole = module.code, node_positions(module)
+    found, declined = [], 0
+    statements: list[tuple[cst.CSTNode, dict[int, str]]] = []
+    for top in module.body:
+        statements.append((top, {}))
+        if isinstance(top, cst.ClassDef) and isinstance(top.body, cst.IndentedBlock):
+            indent = module.default_indent if top.body.indent is None else top.body.indent
+            statements += [(member, {id(member): indent}) for member in top.body.body]
+    for statement, indents in statements:
+        ours = statement_positions(module, text, [statement], indents)
+        if ours is None:
+            declined += 1
+            continue
+        nodes = _subtree(statement)
+        found += [
+            f"{type(n).__name__}: ours {ours[n]}, whole {whole[n]}" for n in nodes if ours[n] != whole[n]
+        ]
+    return found, declined, len(statements)
+
+
+def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
+    nodes, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        nodes.append(item)
+        stack.extend(item.children)
+    return nodes
+
+
 # -- small cases, one behaviour each ---------------------------------------------------------------------
 
 
@@ -211,7 +244,29 @@ def test_walk_visits_as_libcst_does(name: str) -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_positions_are_libcsts(name: str) -> None:
-    assert position_differences(cst.parse_module(CASES[name])) == []
+    module = cst.parse_module(CASES[name])
+    assert position_differences(module) == []
+    # One statement generated on its own: the same ranges. Declined: every statement of a text with ``\r``
+    # line breaks, and a last statement without its line break (its code has one).
+    text = CASES[name]
+    found, declined, tried = statement_differences(module)
+    assert found == []
+    assert declined == (tried if "\r" in text else int(bool(module.body) and not text.endswith("\n")))
+
+
+def test_statement_positions_decline_what_they_cannot_place() -> None:
+    text = "x = 1\n# note\nx = 1\ny = 2\n"
+    module = cst.parse_module(text)
+    first, second, third = module.body
+    assert statement_positions(module, text, [first]) is None  # its code occurs twice
+    assert statement_positions(module, text, [second]) is not None  # with its comment line, once
+    placed = statement_positions(module, text, [third])
+    assert placed is not None and placed[third] == CodeRange((4, 0), (4, 5))
+    assert first not in placed and module not in placed
+    with pytest.raises(KeyError):
+        placed[first]
+    assert statement_positions(module, "\ufeff" + text, [third]) is not None
+    assert statement_positions(module, "y = 2", [third]) is None  # no final line break: not its code
 
 
 def test_skipped_children_are_left_but_not_visited() -> None:
@@ -325,6 +380,7 @@ def test_real_code(release: str) -> None:
         module = cst.parse_module(path.read_bytes())
         found = order_differences(module) + order_differences(module, trivia=False)
         found += position_differences(module)
+        found += statement_differences(module)[0]
         if found:
             problems[str(path.relative_to(root))] = found[:5]
     assert problems == {}

@@ -72,3 +72,66 @@ def test_parallel_equals_serial() -> None:
         outputs.append(json.loads(result.stdout))
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) > 50
+
+
+TIED = """\
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class Decoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+
+    def setup(self):
+        self.embed = nn.Embed(10, 4)
+
+    def __call__(self, x):
+        return self.embed.attend(x)
+
+
+class Encoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+    embed: nn.Module = None
+
+    def __call__(self, ids):
+        return self.embed(ids)
+"""
+
+
+def test_positions_come_from_the_statements_a_finding_needs() -> None:
+    """Only the method holding the finding is generated, unless its fix edits elsewhere (here the tied
+    embedding's lookup in ``Encoder``): then the whole module is."""
+    from libcst.metadata import CodeRange
+
+    from flaxprec.engine import _positions
+    from flaxprec.positions import NodePositions, StatementPositions
+
+    checker = Checker()
+    unit = Unit("tied.py", TIED, "tied")
+    model, found = checker.diagnose(unit, checker.index_units([unit]))
+    assert model is not None and [(d.code, d.location.row, d.location.column) for d in found] == [
+        ("FLX001", 9, 22)
+    ]
+    (finding,) = found
+    decoder, encoder = model.module.body[2:]
+    setup = decoder.body.body[1]
+    assert model.statement_tops[id(finding.statement_node)] is decoder
+    assert model.statement_members[id(finding.statement_node)] is setup
+    assert finding.fix is not None and finding.fix.edits[0].node in _nodes_of(encoder)
+    containers = (model.statement_members, model.statement_tops)
+    whole = _positions(model.module, TIED, found, containers)
+    assert isinstance(whole, NodePositions)
+    finding.fix = None  # without the edit in Encoder, ``setup`` alone tells every position
+    own = _positions(model.module, TIED, found, containers)
+    assert isinstance(own, StatementPositions)
+    assert own[finding.node] == whole[finding.node] == CodeRange((9, 21), (9, 36))
+    assert setup in own and decoder not in own and encoder not in own
+
+
+def _nodes_of(root) -> list:
+    nodes, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.children)
+    return nodes

@@ -59,6 +59,21 @@ SNIPPETS = (
     'b = self.param("b", init, **vocab{dtype})\n{i}x = x + b',
     'b = self.param("logit_scale", init, (4,){dtype})\n{i}x = x * b',
     'b = self.param("logit" "_scale", init, (4,){dtype})\n{i}x = x * b',
+    # Parameters that only meet promote_dtype (or the module's own methods) are cleared; any other read
+    # while the name holds the parameter keeps the class (flaxprec.gate_params).
+    'w = self.param("w", init, (4,){dtype})\n{i}x, w = promote_dtype(x, w, dtype=self.dtype)\n{i}x = x * w',
+    'w = self.param("w", init, (4,){dtype})\n{i}if x is None:\n{i}    w = promote_dtype(w)[0]\n{i}x = x * w',
+    'w = self.param("w", init, (4,){dtype})\n{i}y = self.m0(x, w)\n{i}x, w = promote_dtype(x, w)',
+    'w = self.param("w", init, (4,){dtype})\n{i}w *= x\n{i}(x, w) = promote_dtype(x, w)',
+    'w = self.param("w", init, (4,){dtype})\n{i}for w in promote_dtype(w):\n{i}    pass\n{i}x = x * w',
+    'w = self.param("w", init, (4,){dtype})\n{i}if (w := promote_dtype(w)[0]) is None:\n{i}    x = x * w',
+    'w = self.param("w", init, (4,){dtype})\n{i}f = lambda: x * w\n{i}x = promote_dtype(w)[0] * f()',
+    'w = self.param("w", init, (4,){dtype})\n{i}def g(v=w):\n{i}    return v\n{i}x = x * g()',
+    'w = self.param("w", init, (4,){dtype})\n{i}def g():\n{i}    return x * w\n{i}x = g()',
+    'w = self.param("w", init, (4,){dtype})\n{i}def g(w):\n{i}    return x * w\n{i}x = g(promote_dtype(w))',
+    'w = self.param("w", init, (4,){dtype})\n{i}x = other.promote_dtype(x, w)[0] * x',
+    'w = self.param("w", init, (4,){dtype})\n{i}x = x * promote_dtype(w)[0] + w',
+    'w = self.param("w", init, (4,){dtype})\n{i}a, *w = promote_dtype(x, w)\n{i}x = x * w',
 )
 DTYPE_ARGS = (
     "",
@@ -81,6 +96,8 @@ def gate_module_source(draw: st.DrawFn) -> str:
         "import flax.linen as nn",
         "import jax.numpy as jnp",
         "from flax import nnx",
+        "from flax.linen.dtypes import promote_dtype",
+        "import other",
         'DOC = "a" "b"',
         "print(DOC)",
         "Alias = nn.Dense",
@@ -470,3 +487,52 @@ def test_one_string_literal(literal: str, one: bool) -> None:
     node = ast.parse(text).body[0].value  # type: ignore[attr-defined]
     assert _one_literal(node, _Source(text)) is one
     assert _one_literal(node, _Source(None)) is False  # without the text: never claimed
+
+
+@pytest.mark.parametrize(
+    ("body", "kept", "found"),
+    [
+        # flax's own form: the parameter meets only promote_dtype, whose result carries no parameter.
+        ("x, w = promote_dtype(x, w, dtype=self.dtype)\nreturn x * w", False, []),
+        ("y = self.helper(x, w)\nreturn x * y", False, []),  # a method of the module: opaque
+        ("if x is None:\n    w = promote_dtype(w)[0]\nreturn x * w", False, []),  # rebound in a branch
+        ("w = promote_dtype(w)[0]\ndef inner(w):\n    return w\nreturn inner(x) * w", False, []),
+        ("return x * w", True, ["FLX007"]),
+        ("return jnp.dot(x, w)", True, ["FLX007"]),  # an array function combines its arguments
+        ("v = jnp.reshape(w, (4,))\nreturn x * v", True, ["FLX007"]),  # ... or keeps its first
+        ("return x * jnp.asarray(w, jnp.float32)", True, ["FLX007"]),  # a cast to float32 keeps it
+        ("w *= x\nreturn promote_dtype(w)[0]", True, ["FLX007"]),  # ``+=`` combines
+        ("for w in promote_dtype(w):\n    pass\nreturn x * w", True, ["FLX007"]),  # a loop binds nothing
+        ("if (w := promote_dtype(w)[0]) is None:\n    pass\nreturn x * w", True, ["FLX007"]),
+        ("a, *w = promote_dtype(x, w)\nreturn x * w", False, []),  # a starred name is rebound too
+        ("a, (w, b) = x, promote_dtype(w, x)\nreturn x * w", True, ["FLX007"]),  # a nested one is not
+        ("def inner():\n    return x * w\nreturn inner()", True, ["FLX007"]),  # a nested function reads it
+        ("def inner(v=w):\n    return v\nreturn promote_dtype(w)[0] * inner()", True, []),
+        ("f = lambda: x * w\nreturn promote_dtype(w)[0] * f()", True, []),
+    ],
+)
+def test_a_parameter_that_only_meets_promote_dtype(body: str, kept: bool, found: list[str]) -> None:
+    source = (
+        HEADER
+        + "from flax.linen.dtypes import promote_dtype\n"
+        + textwrap.dedent(
+            """
+        class Layer(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            def helper(self, x, w):
+                return x
+
+            def __call__(self, x, init):
+                w = self.param("w", init, (4,))
+        {body}
+        """
+        ).format(body=textwrap.indent(body, " " * 8))
+    )
+    assert _param_suspects(source) == (["Layer"] if kept else [])
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    whole = checker.diagnose(unit, index)[1]
+    assert [d.code for d in whole] == found
+    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)

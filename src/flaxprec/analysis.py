@@ -121,6 +121,11 @@ class FileModel:
     attend_names: set[str] = field(default_factory=set)
     found_lookups: list[tuple[str, Lookup]] = field(default_factory=list)
     numerics: NumericsFacts = field(default_factory=NumericsFacts)  # FLX007, FLX1xx
+    # id of every statement -> the top-level statement holding it, and (in a top-level class) the class
+    # body's statement holding it: a finding's position is then worked out from that statement's code
+    # alone (flaxprec.positions.statement_positions).
+    statement_tops: dict[int, cst.CSTNode] = field(default_factory=dict, repr=False)
+    statement_members: dict[int, cst.CSTNode] = field(default_factory=dict, repr=False)
     _reanalyse: Callable[[frozenset[str]], FileModel] | None = field(default=None, repr=False)
 
     def lookups(self, names: frozenset[str]) -> list[tuple[str, Lookup]]:
@@ -606,7 +611,12 @@ class Analyzer(Visitor):
 
 def _pushing_statement(visit: VisitHook | None) -> VisitHook:
     def push(analyzer: Analyzer, node: cst.CSTNode) -> bool | None:
-        analyzer.statements.append(node)
+        statements = analyzer.statements
+        statements.append(node)
+        top = statements[0]
+        analyzer.model.statement_tops[id(node)] = top
+        if len(statements) > 1 and type(top) is cst.ClassDef:
+            analyzer.model.statement_members[id(node)] = statements[1]
         return visit(analyzer, node) if visit is not None else None
 
     return push

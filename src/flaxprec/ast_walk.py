@@ -11,9 +11,24 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-# Fields that never hold a node, skipped without a getattr (``ctx`` holds a node, but an empty one).
+# Fields that never hold a node, skipped without a getattr; ``ctx`` and the operators (``op``, ``ops``) hold
+# nodes, but empty ones that no reader of this module looks at.
 _SCALAR_FIELDS = frozenset(
-    {"ctx", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "type_comment", "conversion"}
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "name",
+        "asname",
+        "module",
+        "level",
+        "kind",
+        "type_comment",
+        "conversion",
+    }
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
 _AST = ast.AST
@@ -28,7 +43,7 @@ def _fields(cls: type) -> tuple[str, ...]:
 
 
 def children(node: ast.AST) -> list[ast.AST]:
-    """The direct child nodes of ``node``, in ``ast.iter_child_nodes`` order (less ``ctx``)."""
+    """The direct child nodes of ``node``, in ``ast.iter_child_nodes`` order (less ``ctx`` and operators)."""
     out: list[ast.AST] = []
     for name in _FIELDS.get(type(node)) or _fields(type(node)):
         value = getattr(node, name, None)

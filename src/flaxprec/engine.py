@@ -14,7 +14,7 @@ modules of the later stages are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from flaxprec.cache import (
 from flaxprec.cache import (
     index_digest as cache_index_digest,
 )
-from flaxprec.diagnostics import Diagnostic, Location
+from flaxprec.diagnostics import CallEdit, Diagnostic, Location, ReplaceNode
 from flaxprec.fix_text import attach_text_edits
 from flaxprec.imports import module_name_for
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from flaxprec.analysis import FileModel
     from flaxprec.catalogue import Catalogue
     from flaxprec.gate import Slice, StatementSketch
+    from flaxprec.positions import NodePositions, StatementPositions
     from flaxprec.project import FileSummary, ProjectIndex
 
 PARSE_ERROR = ("FLX900", "syntax-error")
@@ -216,7 +217,7 @@ class Checker:
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
-            locate(model.module, text, diagnostics, lines)
+            locate(model.module, text, diagnostics, lines, model.statement_members, model.statement_tops)
         return diagnostics
 
     def gates(self, filename: str) -> frozenset[str] | None:
@@ -466,19 +467,25 @@ def check_paths(paths: Sequence[Path]) -> list[Diagnostic]:
 
 
 def locate(
-    module: cst.Module, text: str, diagnostics: Iterable[Diagnostic], lines: tuple[int, ...] | None = None
+    module: cst.Module,
+    text: str,
+    diagnostics: Iterable[Diagnostic],
+    lines: tuple[int, ...] | None = None,
+    *containers: Mapping[int, cst.CSTNode],
 ) -> None:
     """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only).
 
     ``lines`` maps the rows of a slice back to the file's rows (columns are unchanged: whole lines).
+    ``containers`` (id of a statement -> a statement holding it, such as its top-level statement): then
+    only the statements holding the findings are generated, when that tells every position a finding
+    needs (the first mapping that does, else the whole module).
     """
-    from flaxprec.positions import node_positions  # PositionProvider's ranges, without its cost
 
     def row(line: int) -> int:
         return lines[line - 1] if lines is not None else line
 
-    positions = node_positions(module)
     diagnostics = list(diagnostics)
+    positions = _positions(module, text, diagnostics, containers)
     attach_text_edits(module, text, positions, diagnostics, row)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
@@ -487,6 +494,55 @@ def locate(
             diagnostic.end_location = Location(row(span.end.line), span.end.column + 1)
         if diagnostic.statement_node is not None and diagnostic.statement_node in positions:
             diagnostic.statement_row = row(positions[diagnostic.statement_node].start.line)
+
+
+def _positions(
+    module: cst.Module,
+    text: str,
+    diagnostics: list[Diagnostic],
+    containers: Sequence[Mapping[int, cst.CSTNode]],
+) -> NodePositions | StatementPositions:
+    """PositionProvider's ranges of the nodes ``diagnostics`` name: from the statements holding them
+    (narrowest ``containers`` first) when those tell all of them (a fix may edit elsewhere: a tied
+    embedding's lookups), else from the whole module."""
+    # PositionProvider's ranges, without its cost
+    from flaxprec.positions import node_positions, statement_positions
+
+    for container in containers:
+        chosen: dict[int, cst.CSTNode] = {}
+        for diagnostic in diagnostics:
+            statement = container.get(id(diagnostic.statement_node))
+            if statement is None:
+                break
+            chosen[id(statement)] = statement
+        else:
+            partial = statement_positions(module, text, chosen.values(), _block_indents(module, chosen))
+            if partial is not None and all(node in partial for d in diagnostics for node in _nodes(d)):
+                return partial
+    return node_positions(module)
+
+
+def _block_indents(module: cst.Module, statements: Mapping[int, cst.CSTNode]) -> dict[int, str]:
+    """The indentation of each of ``statements`` that is a member of a top-level class's indented body."""
+    import libcst as cst
+
+    indents = {}
+    for top in module.body:
+        body = top.body if type(top) is cst.ClassDef else None
+        if type(body) is cst.IndentedBlock:
+            indent = module.default_indent if body.indent is None else body.indent
+            indents.update((id(member), indent) for member in body.body if id(member) in statements)
+    return indents
+
+
+def _nodes(diagnostic: Diagnostic) -> Iterator[cst.CSTNode]:
+    """The nodes whose positions a finding needs: its own, its statement's, those its fix edits."""
+    yield from (n for n in (diagnostic.node, diagnostic.statement_node) if n is not None)
+    for edit in diagnostic.fix.edits if diagnostic.fix is not None else ():
+        if isinstance(edit, CallEdit):
+            yield edit.call
+        elif isinstance(edit, ReplaceNode):
+            yield edit.node
 
 
 def parse_error(filename: str, error: SyntaxError | ValueError) -> Diagnostic:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flaxprec.ast_walk import children, walk
 from flaxprec.dtypes import logits_parameter
+from flaxprec.gate_params import promoted_params
 from flaxprec.imports import ImportMap, resolve_relative
 from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
@@ -73,6 +74,9 @@ class CallSketch:
     # ``self.param(name, init, shape)`` named like the logits' or shaped by the vocabulary: the logits' own
     # bias or scale, which the analysis never follows as a parameter (FLX007).
     logits: bool = False
+    # ``self.param`` bound to a local name read only as an argument of flax's ``promote_dtype``: the
+    # analysis never sees that parameter combined with anything (FLX007; see flaxprec.gate_params).
+    promoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,12 @@ class _Frame:
     only grow (opaque < a name < ambiguous), so the iteration ends.
     """
 
-    __slots__ = ("_bindings", "dtype_heads", "events", "kind", "parent")
+    __slots__ = ("_bindings", "dtype_heads", "events", "kind", "node", "parent")
 
-    def __init__(self, kind: str, parent: _Frame | None) -> None:
+    def __init__(self, kind: str, parent: _Frame | None, node: ast.AST | None = None) -> None:
         self.kind = kind  # "module", "class", "function" or "lambda"
         self.parent = parent
+        self.node = node  # the function or lambda of a "function"/"lambda" frame
         # name -> how it is bound: None (opaque), a qualified name (an import), or ``name = <expr>``
         self.events: dict[str, list[ast.expr | str | None]] = {}
         self._bindings: dict[str, Binding] | None = None  # solved on first lookup
@@ -333,9 +338,25 @@ class _Walker:
         elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef or tp is ast.Lambda:
             self._function(node, frame, owner, classes)  # type: ignore[arg-type]
             return
-        elif (tp is ast.Import or tp is ast.ImportFrom) and frame.kind == "function":
-            for name, target in _import_bindings(node, self.module_name).items():  # type: ignore[arg-type]
-                frame.bind(name, target or None)
+        elif tp is ast.Import or tp is ast.ImportFrom:  # its aliases hold no expression
+            if frame.kind == "function":
+                for name, target in _import_bindings(node, self.module_name).items():  # type: ignore[arg-type]
+                    frame.bind(name, target or None)
+            return
+        # The most frequent of the other types, without a list of children (same order as children()).
+        elif tp is ast.Subscript:
+            value, index = node.value, node.slice  # type: ignore[attr-defined]
+            self._child(value, type(value), frame, owner, classes)
+            self._child(index, type(index), frame, owner, classes)
+            return
+        elif tp is ast.Tuple or tp is ast.List:
+            for item in node.elts:  # type: ignore[attr-defined]
+                self._child(item, type(item), frame, owner, classes)
+            return
+        elif tp is ast.Return or tp is ast.Expr:
+            value = node.value  # type: ignore[attr-defined]
+            if value is not None:
+                self._child(value, type(value), frame, owner, classes)
             return
         for child in children(node):
             self._child(child, type(child), frame, owner, classes)
@@ -400,14 +421,24 @@ class _Walker:
         if owner is None and classes:
             params = [*args.posonlyargs, *args.args]
             owner = (".".join([self.module_name, *classes]), params[0].arg if params else None)
-        scope = _Frame("lambda" if is_lambda else "function", frame)
+        scope = _Frame("lambda" if is_lambda else "function", frame, node)
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
             if arg is not None:
                 scope.bind(arg.arg, None)
         # Decorators, defaults and annotations are visited in the function's scope, as the analysis does.
         for child in getattr(node, "decorator_list", ()):
             self.visit(child, scope, owner, classes)
-        self.visit(args, scope, owner, classes)
+        # ``args`` as the generic walk would visit it (field order), without a visit per parameter.
+        for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs):
+            if arg is not None and arg.annotation is not None:
+                self._child(arg.annotation, type(arg.annotation), scope, owner, classes)
+        for default in args.kw_defaults:
+            if default is not None:
+                self._child(default, type(default), scope, owner, classes)
+        if args.kwarg is not None and args.kwarg.annotation is not None:
+            self._child(args.kwarg.annotation, type(args.kwarg.annotation), scope, owner, classes)
+        for default in args.defaults:
+            self._child(default, type(default), scope, owner, classes)
         if is_lambda:
             self.visit(node.body, scope, owner, classes)  # type: ignore[arg-type]
             return
@@ -418,7 +449,29 @@ class _Walker:
 
     def sketches(self) -> tuple[CallSketch, ...]:
         """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
-        return tuple(call for raw in self.calls if (call := _call_sketch(raw, self.source)) is not None)
+        found = [(raw, call) for raw in self.calls if (call := _call_sketch(raw, self.source)) is not None]
+        promoted = _promoted([raw for raw, call in found if call.self_param])
+        if promoted:
+            found = [
+                (raw, replace(call, promoted=True) if id(raw.node) in promoted else call)
+                for raw, call in found
+            ]
+        return tuple(call for _, call in found)
+
+
+def _promoted(params: list[_RawCall]) -> set[int]:
+    """The ``self.param`` calls (ids) of methods whose parameter only ever meets ``promote_dtype``."""
+    by_method: dict[int, list[_RawCall]] = {}
+    for raw in params:
+        frame = raw.frame  # a call directly in a method's body: its frame is the method's
+        if frame.kind == "function" and frame.parent is not None and frame.parent.kind == "class":
+            by_method.setdefault(id(frame), []).append(raw)
+    found: set[int] = set()
+    for raws in by_method.values():
+        frame = raws[0].frame
+        self_name = raws[0].owner[1]  # type: ignore[index]
+        found |= promoted_params(frame.node, [id(raw.node) for raw in raws], self_name, frame.resolve)  # type: ignore[arg-type]
+    return found
 
 
 class _Source:
@@ -767,6 +820,7 @@ def _param_classes(statements: tuple[StatementSketch, ...], index: ProjectIndex)
         and any(
             (c.self_param or c.callee in NNX_PARAM_NAMES)
             and not c.logits
+            and not c.promoted
             and c.owner
             and index.facts(c.owner)
             for c in statement.calls

@@ -31,7 +31,7 @@ from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 NEWLINE = re.compile(r"\r\n?|\n")  # PositionProvider's own line-break pattern
 
@@ -164,6 +164,66 @@ def _per_token_positions(tokens: Sequence[str]) -> list[CodePosition]:
             column = len(segments[-1])
         found.append(CodePosition(line, column))
     return found
+
+
+class StatementPositions:
+    """:class:`NodePositions` of the nodes of some statements, each generated on its own.
+
+    A statement's code (a top-level one's, or a class body's with the body's indentation) starts a line,
+    and the module's code holds it as generated: where that code occurs exactly once in the text the
+    module was parsed from, it is there, and its nodes' lines are its own lines shifted by the lines
+    before it.
+    """
+
+    def __init__(self, module: cst.Module, parts: list[tuple[NodePositions, int]]) -> None:
+        self.module = module
+        self._parts = parts  # (positions within one statement's code, lines of the text before it)
+
+    def __contains__(self, node: object) -> bool:
+        return any(node in part for part, _ in self._parts)
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        for part, before in self._parts:
+            if node in part:
+                span = part[node]
+                return CodeRange(
+                    CodePosition(span.start.line + before, span.start.column),
+                    CodePosition(span.end.line + before, span.end.column),
+                )
+        raise KeyError(node)
+
+
+def statement_positions(
+    module: cst.Module, text: str, statements: Iterable[cst.CSTNode], indents: Mapping[int, str] | None = None
+) -> StatementPositions | None:
+    """The positions of the nodes of ``statements`` (of ``module``, parsed from ``text``) at the price of
+    generating only their code; None when that cannot be told so (the code is not found exactly once at
+    a line start, or the text has ``\r`` line breaks, which PositionProvider counts token by token): then
+    generate more (:func:`node_positions`).
+
+    A statement is a top-level one, or one of a block indented by ``indents[id(statement)]`` (a class's
+    method: its code is generated with that indentation, as the module's would be).
+    """
+    if "\r" in text:
+        return None
+    parts = []
+    for statement in statements:
+        state = _TokenSpanState(module)
+        indent = indents.get(id(statement)) if indents is not None else None
+        if indent:
+            state.increase_indent(indent)
+        statement._codegen(state)
+        code = "".join(state.tokens)
+        offset = text.find(code)
+        if (
+            not code
+            or offset < 0
+            or (offset and text[offset - 1] != "\n")
+            or text.find(code, offset + 1) >= 0
+        ):
+            return None
+        parts.append((NodePositions(module, state.spans, state.tokens), text.count("\n", 0, offset)))
+    return StatementPositions(module, parts)
 
 
 def node_positions(module: cst.Module) -> NodePositions:
