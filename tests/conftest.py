@@ -24,3 +24,13 @@ def run_flaxprec(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.
         timeout=120,
         encoding="utf-8",
     )
+
+
+def cst_subtree(root: object) -> list:
+    """Every libcst node under ``root`` (itself included), by ``children``: the slow, obvious way."""
+    nodes, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.children)  # type: ignore[attr-defined]
+    return nodes

@@ -16,6 +16,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from conftest import cst_subtree
 from corpus import corpus
 from flaxprec import cst_walk
 from flaxprec.cst_walk import Hooks, Visitor, walk
@@ -136,20 +137,11 @@ def statement_differences(module: cst.Module) -> tuple[list[str], int, int]:
         if ours is None:
             declined += 1
             continue
-        nodes = _subtree(statement)
+        nodes = cst_subtree(statement)
         found += [
             f"{type(n).__name__}: ours {ours[n]}, whole {whole[n]}" for n in nodes if ours[n] != whole[n]
         ]
     return found, declined, len(statements)
-
-
-def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
-    nodes, stack = [], [node]
-    while stack:
-        item = stack.pop()
-        nodes.append(item)
-        stack.extend(item.children)
-    return nodes
 
 
 # -- small cases, one behaviour each ---------------------------------------------------------------------

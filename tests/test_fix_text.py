@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, cst_subtree
 from flaxprec.apply_edits import apply_edits
 from flaxprec.engine import Checker, Unit
 from flaxprec.fix_text import apply_text
@@ -117,7 +117,7 @@ def test_positions_come_from_the_statements_a_finding_needs() -> None:
     setup = decoder.body.body[1]
     assert model.statement_tops[id(finding.statement_node)] is decoder
     assert model.statement_members[id(finding.statement_node)] is setup
-    assert finding.fix is not None and finding.fix.edits[0].node in _nodes_of(encoder)
+    assert finding.fix is not None and finding.fix.edits[0].node in cst_subtree(encoder)
     containers = (model.statement_members, model.statement_tops)
     whole = _positions(model.module, TIED, found, containers)
     assert isinstance(whole, NodePositions)
@@ -126,12 +126,3 @@ def test_positions_come_from_the_statements_a_finding_needs() -> None:
     assert isinstance(own, StatementPositions)
     assert own[finding.node] == whole[finding.node] == CodeRange((9, 21), (9, 36))
     assert setup in own and decoder not in own and encoder not in own
-
-
-def _nodes_of(root) -> list:
-    nodes, stack = [], [root]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node.children)
-    return nodes

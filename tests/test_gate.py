@@ -388,6 +388,16 @@ def test_an_import_rebound_at_module_level_stays_resolved() -> None:
     assert _key(sliced) == _key(checker.diagnose(unit, index)[1])
 
 
+def _whole_file_codes(source: str) -> list[str]:
+    """The codes the analysis of the whole file (no gate) finds; the sliced analysis must find the same."""
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    whole = checker.diagnose(unit, index)[1]
+    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+    return [d.code for d in whole]
+
+
 def _param_suspects(source: str) -> list[str | None]:
     checker = Checker()
     unit = Unit("case.py", textwrap.dedent(source), "case")
@@ -425,12 +435,7 @@ def test_a_logits_parameter_needs_no_analysis(shape: str, kept: bool, found: lis
         """
     ).format(shape=shape)
     assert _param_suspects(source) == (["Head"] if kept else [])
-    checker = Checker()
-    unit = Unit("case.py", source, "case")
-    index = checker.index_units([unit])
-    whole = checker.diagnose(unit, index)[1]  # the analysis of the whole file, no gate
-    assert [d.code for d in whole] == found
-    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+    assert _whole_file_codes(source) == found
 
 
 @pytest.mark.parametrize(
@@ -457,12 +462,7 @@ def test_a_logits_parameter_by_its_name(arguments: str, kept: bool, found: list[
         """
     ).format(arguments=arguments)
     assert _param_suspects(source) == (["Scaled"] if kept else [])
-    checker = Checker()
-    unit = Unit("case.py", source, "case")
-    index = checker.index_units([unit])
-    whole = checker.diagnose(unit, index)[1]
-    assert [d.code for d in whole] == found
-    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+    assert _whole_file_codes(source) == found
 
 
 @pytest.mark.parametrize(
@@ -530,9 +530,4 @@ def test_a_parameter_that_only_meets_promote_dtype(body: str, kept: bool, found:
         ).format(body=textwrap.indent(body, " " * 8))
     )
     assert _param_suspects(source) == (["Layer"] if kept else [])
-    checker = Checker()
-    unit = Unit("case.py", source, "case")
-    index = checker.index_units([unit])
-    whole = checker.diagnose(unit, index)[1]
-    assert [d.code for d in whole] == found
-    assert _key(checker.diagnose(unit, index, sliced=True)[1]) == _key(whole)
+    assert _whole_file_codes(source) == found
