@@ -319,9 +319,9 @@ def test_a_class_suspected_for_its_calls_keeps_only_those_methods() -> None:
     chosen = plan(unit.sketch, index)
     assert chosen == {5: frozenset({3})}  # Block, and of its body only ``setup``
     piece = slice_source(source, unit.sketch, chosen)
-    assert piece.text == HEADER + textwrap.dedent(
+    # ``partial`` and ``DOC`` are mentioned nowhere in what is copied: neither their import nor a stub.
+    assert piece.text == "import flax.linen as nn\nimport jax.numpy as jnp\n" + textwrap.dedent(
         """\
-        DOC = None
         class Block(nn.Module):
             \"\"\"Docstring.\"\"\"
             dtype: jnp.dtype = jnp.bfloat16
@@ -331,7 +331,7 @@ def test_a_class_suspected_for_its_calls_keeps_only_those_methods() -> None:
             def __call__(): pass
         """
     )
-    assert piece.lines == (1, 2, 3, 5, 12, 13, 15, 17, 21, 22, 24)
+    assert piece.lines == (1, 2, 12, 13, 15, 17, 21, 22, 24)
     found = checker.diagnose(unit, index, sliced=True)[1]
     assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 22, 20)]
     assert _key(found) == _key(checker.diagnose(unit, index)[1])
@@ -531,3 +531,65 @@ def test_a_parameter_that_only_meets_promote_dtype(body: str, kept: bool, found:
     )
     assert _param_suspects(source) == (["Layer"] if kept else [])
     assert _whole_file_codes(source) == found
+
+
+def test_a_slice_keeps_the_imports_and_stubs_it_mentions() -> None:
+    """An import or stub stays when a copied statement mentions one of its names (shadowing included:
+    ``Base`` is both imported and defined, and both bindings stay in order); ``jnp`` always stays (fixes
+    write it), ``__future__`` and ``*`` imports too."""
+    source = textwrap.dedent(
+        """\
+        from __future__ import annotations
+        import flax.linen as nn
+        import jax.numpy as jnp
+        import numpy as np, math
+        from lib import *
+        from other import Base, unused
+        import os; TITLE = "x"
+
+
+        class Base(nn.Module):
+            pass
+
+
+        class Unused(nn.Module):
+            pass
+
+
+        def helper():
+            return np.zeros(3)
+
+
+        class Model(nn.Module):
+            dtype: str = "bfloat16"
+
+            def __call__(self, x):
+                return nn.Dense(4)(Base()(x)) * math.pi
+        """
+    )
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    assert unit.sketch is not None
+    chosen = plan(unit.sketch, index)
+    piece = slice_source(source, unit.sketch, chosen)  # type: ignore[arg-type]
+    assert piece.text == textwrap.dedent(
+        """\
+        from __future__ import annotations
+        import flax.linen as nn
+        import jax.numpy as jnp
+        import numpy as np, math
+        from lib import *
+        from other import Base, unused
+        import os; TITLE = "x"
+        class Base: pass
+        class Model(nn.Module):
+            dtype: str = "bfloat16"
+            def __call__(self, x):
+                return nn.Dense(4)(Base()(x)) * math.pi
+        """
+    )
+    assert piece.lines == (1, 2, 3, 4, 5, 6, 7, 10, 22, 23, 25, 26)
+    found = checker.diagnose(unit, index, sliced=True)[1]
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 26, 16)]
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])

@@ -19,6 +19,7 @@ and the real corpus check that it never clears a statement the full analysis fla
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -93,8 +94,9 @@ class Member:
 class StatementSketch:
     start: int  # first line, decorators included
     end: int
-    kind: str  # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``) or "other"
-    name: str | None  # for "literal": the targets as written, ``A = B``
+    # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``), "import" or "other"
+    kind: str
+    name: str | None  # for "literal": the targets as written, ``A = B``; for "import": the names bound
     calls: tuple[CallSketch, ...]
     attend: bool  # a ``.attend(`` call: tied embeddings are judged across statements
     # Classes whose methods hold a literal beyond float16's range, or an infinity (FLX106 judges those
@@ -664,6 +666,10 @@ def sketch(
             kind = "def"
         elif tp is ast.Expr and not any(type(n) is ast.NamedExpr for n in walk(stmt)):
             kind = "expr"
+        elif tp is ast.Import or tp is ast.ImportFrom:
+            names = _import_names(stmt, module_name)  # type: ignore[arg-type]
+            if names is not None:
+                kind, name = "import", " ".join(names)
         elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
             targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
             if all(t and "." not in t for t in targets):
@@ -682,6 +688,22 @@ def sketch(
             )
         )
     return tuple(statements)
+
+
+def _import_names(node: ast.Import | ast.ImportFrom, module_name: str) -> tuple[str, ...] | None:
+    """The names a module-level import binds; None for one always kept in a slice: ``*``, ``__future__``,
+    and what the fixes look up by themselves (a name ``jnp``, an alias of ``jax.numpy``)."""
+    if type(node) is ast.ImportFrom and (
+        node.module == "__future__" or any(a.name == "*" for a in node.names)
+    ):
+        return None
+    bound = _import_bindings(node, module_name)
+    if "jnp" in bound or "jax.numpy" in bound.values():
+        return None
+    return tuple(bound)
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _huge(value: object) -> bool:
@@ -840,15 +862,22 @@ def _param_classes(statements: tuple[StatementSketch, ...], index: ProjectIndex)
 def slice_source(
     text: str, statements: tuple[StatementSketch, ...], suspects: Mapping[int, frozenset[int] | None]
 ) -> Slice:
-    """Imports and other binding statements, the suspect definitions, stubs for the rest.
+    """The suspect definitions and the other statements that bind names (stubs for definitions), in order;
+    of the imports and stubs only those whose names the rest mentions.
 
-    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for a literal string) keep every
-    name bound as in the full file, so resolution in the slice is the same; they hold no call, so they
-    cannot produce a finding. Expression statements (docstrings, calls) bind nothing and are dropped.
+    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for a literal string) keep a name
+    bound as in the full file, so resolution in the slice is the same; they hold no call, so they cannot
+    produce a finding. An import or a stub whose names occur nowhere in the copied statements (as a word
+    of their text) can change the resolution of nothing there, and is left out; expression statements
+    (docstrings, calls) bind nothing and are dropped. Imports the fixes consult by themselves (``jnp``,
+    ``jax.numpy``'s alias) are sketched as "other" and always copied.
     """
     source_lines = split_lines(text)
     out: list[str] = []
     origin: list[int] = []
+    # Per group of statements: its lines (text, original row), and the names one of which the copied
+    # text must mention for them to be kept (None: always kept).
+    parts: list[tuple[list[tuple[str, int]], frozenset[str] | None]] = []
 
     def copy(first: int, last: int) -> None:
         out.extend(source_lines[first - 1 : last])
@@ -860,13 +889,24 @@ def slice_source(
         out.append(line)
         origin.append(start)
 
+    def part(needs: frozenset[str] | None) -> None:
+        parts.append((list(zip(out, origin, strict=True)), needs))
+        out.clear()
+        origin.clear()
+
     for group in _groups(statements):
         members = [statements[i] for i in group]
         kept = [i for i in group if i in suspects]
         if len(group) == 1 and kept and suspects[kept[0]] is not None and members[0].members:
             _copy_class(members[0], suspects[kept[0]], source_lines, copy, stub)  # type: ignore[arg-type]
+            part(None)
         elif kept or any(m.kind == "other" for m in members):
             copy(members[0].start, max(m.end for m in members))
+            part(None)
+        elif any(m.kind == "import" for m in members):  # ``import a; B = "..."`` is copied whole
+            copy(members[0].start, max(m.end for m in members))
+            only_imports = all(m.kind == "import" for m in members)
+            part(frozenset(n for m in members for n in (m.name or "").split()) if only_imports else None)
         else:
             for member in members:
                 if member.kind in ("class", "def"):
@@ -874,8 +914,17 @@ def slice_source(
                         f"{member.kind} {member.name}{'' if member.kind == 'class' else '()'}: pass\n",
                         member.start,
                     )
+                    part(frozenset([member.name or ""]))
                 elif member.kind == "literal":
                     stub(f"{member.name} = None\n", member.start)
+                    part(frozenset((member.name or "").split(" = ")))
+    mentioned = set(
+        _WORD.findall("".join(line for lines, needs in parts if needs is None for line, _ in lines))
+    )
+    for lines, needs in parts:
+        if needs is None or not needs.isdisjoint(mentioned):
+            out.extend(line for line, _ in lines)
+            origin.extend(row for _, row in lines)
     return Slice("".join(out), tuple(origin))
 
 
