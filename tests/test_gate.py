@@ -74,6 +74,12 @@ SNIPPETS = (
     'w = self.param("w", init, (4,){dtype})\n{i}x = other.promote_dtype(x, w)[0] * x',
     'w = self.param("w", init, (4,){dtype})\n{i}x = x * promote_dtype(w)[0] + w',
     'w = self.param("w", init, (4,){dtype})\n{i}a, *w = promote_dtype(x, w)\n{i}x = x * w',
+    # Tied embeddings: built, looked up (cast or not) and attended in different methods and classes.
+    "self.emb = nn.Embed(4, 4{dtype})",
+    "x = self.emb(x)",
+    "x = self.emb(x).astype(x.dtype)",
+    "x = self.emb.attend(x)",
+    "e = self.emb\n{i}x = e.attend(x)",
 )
 DTYPE_ARGS = (
     "",
@@ -251,11 +257,52 @@ def test_what_the_gate_clears(line: str) -> None:
     assert [d for d in Checker().check_source(source, "case.py") if d.code in calls_rules] == []
 
 
-def test_attend_means_the_whole_file() -> None:
+TIED_ACROSS = """\
+class Decoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+
+    def setup(self):
+        self.shared = nn.Embed(10, 4)
+        self.other = nn.Embed(10, 4)
+
+    def __call__(self, ids):
+        out = self.shared
+        return out.attend(self.shared(ids))
+
+
+class Encoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+    shared: nn.Module = None
+
+    def __call__(self, ids):
+        return self.shared(ids).astype(self.dtype)
+
+
+class Unrelated(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+
+    def __call__(self, ids):
+        return nn.Dense(4, dtype=self.dtype)(ids)
+"""
+
+
+def test_attend_keeps_every_statement_naming_the_embedding() -> None:
+    """``out.attend`` makes ``shared`` (through ``out = self.shared``) a tied embedding: its finding depends
+    on its lookups, wherever they are, so every statement mentioning ``shared`` is kept whole."""
+    source = HEADER + TIED_ACROSS
     checker = Checker()
-    unit = Unit("case.py", HEADER + "y = emb.attend(x)\n", "case")
+    unit = Unit("case.py", source, "case")
     index = checker.index_units([unit])
-    assert unit.sketch is not None and plan(unit.sketch, index) is None
+    assert unit.sketch is not None
+    assert [s.name for s in unit.sketch if s.tied] == ["Decoder", "Encoder"]
+    assert plan(unit.sketch, index) == {3: None, 4: None}
+    found = checker.diagnose(unit, index, sliced=True)[1]
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [
+        ("FLX001", 8, 23),  # tied: its lookups are cast in Encoder but not in Decoder
+        ("FLX001", 9, 22),
+    ]
+    assert "lookups stay float32" in found[0].message and "lookups" not in found[1].message
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])
 
 
 def test_slice_keeps_rows_and_columns(tmp_path: Path) -> None:

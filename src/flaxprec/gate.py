@@ -98,12 +98,14 @@ class StatementSketch:
     kind: str
     name: str | None  # for "literal": the targets as written, ``A = B``; for "import": the names bound
     calls: tuple[CallSketch, ...]
-    attend: bool  # a ``.attend(`` call: tied embeddings are judged across statements
     # Classes whose methods hold a literal beyond float16's range, or an infinity (FLX106 judges those
     # inside Module methods only).
     huge_owners: tuple[str, ...] = ()
     bases: tuple[str, ...] = ()  # a class's bases as written (same-file inheritance of params, FLX007)
     members: tuple[Member, ...] = ()  # a class's body, when it starts below the ``class`` line
+    # Mentions (as a word of its text) a name whose ``.attend`` is called in this file: it may build that
+    # tied embedding or look it up, which the finding on the embedding depends on (FLX001).
+    tied: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,7 @@ class _Walker:
         self.class_names = class_names
         self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
         self.calls: list[_RawCall] = []
-        self.attend = False
+        self.attend_receivers: list[tuple[ast.expr, _Frame]] = []  # ``X`` of ``X.attend(...)``
         self.huge_owners: dict[str, None] = {}  # insertion-ordered set
         self.member = -1
 
@@ -313,7 +315,7 @@ class _Walker:
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
             if type(func) is ast.Attribute and func.attr == "attend":
-                self.attend = True
+                self.attend_receivers.append((func.value, frame))
             self.calls.append(_RawCall(node, frame, owner, self.member))  # type: ignore[arg-type]
             self._child(func, type(func), frame, owner, classes)
             for arg in node.args:  # type: ignore[attr-defined]
@@ -649,11 +651,14 @@ def sketch(
     module = _module_frame(tree, imports, module_name)
     source = _Source(text)
     statements = []
+    attended: set[str] = set()
     for stmt in tree.body:
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
         walker = _Walker(module_name, facts or {}, class_names, source)
         walker.visit(stmt, module, None, ())
+        for receiver, frame in walker.attend_receivers:
+            attended |= _attended_names(receiver, frame)
         tp = type(stmt)
         kind, name = "other", getattr(stmt, "name", None)
         bases: tuple[str, ...] = ()
@@ -681,13 +686,43 @@ def sketch(
                 kind=kind,
                 name=name,
                 calls=walker.sketches(),
-                attend=walker.attend,
                 huge_owners=tuple(walker.huge_owners),
                 bases=bases,
                 members=members,
             )
         )
+    if attended:
+        return _mark_tied(tuple(statements), attended, text)
     return tuple(statements)
+
+
+def _attended_names(receiver: ast.expr, frame: _Frame) -> set[str]:
+    """The names the analysis records for ``receiver.attend(...)``: the last part of the receiver's dotted
+    name and of what it aliases in its function (``e = self.embed``: ``e`` and ``embed``), or more."""
+    names: set[str] = set()
+    todo = [dotted_name(receiver)]
+    while todo:
+        name = todo.pop()
+        if name is None or name.rpartition(".")[2] in names:
+            continue
+        names.add(name.rpartition(".")[2])
+        if "." not in name and frame.kind in ("function", "lambda"):
+            todo += [dotted_name(how) for how in frame.events.get(name, ()) if isinstance(how, ast.expr)]
+    return names
+
+
+def _mark_tied(
+    statements: tuple[StatementSketch, ...], names: set[str], text: str | None
+) -> tuple[StatementSketch, ...]:
+    """Mark the statements whose text mentions one of ``names`` (all of them without the text)."""
+    if text is None:
+        return tuple(replace(s, tied=True) for s in statements)
+    lines = split_lines(text)
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    return tuple(
+        replace(s, tied=True) if pattern.search("".join(lines[s.start - 1 : s.end])) else s
+        for s in statements
+    )
 
 
 def _import_names(node: ast.Import | ast.ImportFrom, module_name: str) -> tuple[str, ...] | None:
@@ -805,22 +840,22 @@ Plan = dict[int, frozenset[int] | None]  # suspect statement -> the class member
 
 def plan(
     statements: tuple[StatementSketch, ...], index: ProjectIndex, gates: frozenset[str] = frozenset({"calls"})
-) -> Plan | None:
-    """The suspect top-level statements for the selected rules' ``gates``; None: the whole file.
+) -> Plan:
+    """The suspect top-level statements for the selected rules' ``gates``.
 
     A class suspected only for its calls keeps just the members holding a suspect call (when a call sits
     in its decorators or bases, or it has no members to split, it is kept whole).
     """
-    if any(statement.attend for statement in statements):
-        return None  # tied embeddings: a lookup in one class decides a finding in another
     chosen: Plan = {}
+    whole: set[int] = set()
     if "calls" in gates:
         for i, statement in enumerate(statements):
             hits = {call.member for call in statement.calls if _suspect_call(call, index)}
             if hits:
                 split = statement.kind == "class" and statement.members and -1 not in hits
                 chosen[i] = frozenset(hits) if split else None
-    whole: set[int] = set()
+        # Tied embeddings: a lookup in one class decides the finding on an embedding built in another.
+        whole |= {i for i, statement in enumerate(statements) if statement.tied}
     if "huge-constants" in gates:
         whole |= {i for i, s in enumerate(statements) if any(index.facts(o) for o in s.huge_owners)}
     if "params" in gates:
