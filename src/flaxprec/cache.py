@@ -26,7 +26,6 @@ recently used entries when it is next written. A run's own entries move to the e
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -284,19 +283,22 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
     return FileSummary(entry["module_name"], ImportMap(dict(entry["imports"])), classes)
 
 
-# Sketches are stored as rows of their dataclass fields, in declaration order, so that the codec follows
-# :mod:`flaxprec.gate` without a hand-kept field list (a changed gate.py changes the build id, and with it
-# the cache directory, so rows of an older field order are never read). Fields annotated as tuples come
+# Sketches are stored as JSON arrays of their named tuples (:mod:`flaxprec.gate`), fields in declaration
+# order, so that the codec needs no hand-kept field list (a changed gate.py changes the build id, and with
+# it the cache directory, so rows of an older field order are never read). Fields annotated as tuples come
 # back as tuples (JSON has only lists); ``calls`` and ``members`` hold rows of
 # :class:`~flaxprec.gate.CallSketch` and :class:`~flaxprec.gate.Member`.
 
 
 @functools.cache
-def _layout(cls: type) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Field names of a sketch dataclass, and the positions of its tuple-typed fields."""
-    fields = dataclasses.fields(cls)
-    tuples = tuple(i for i, f in enumerate(fields) if str(f.type).startswith("tuple"))
-    return tuple(f.name for f in fields), tuples
+def _tuple_fields(cls: Any) -> tuple[int, ...]:
+    """The positions of a sketch type's tuple-typed fields."""
+    annotations = cls.__annotations__  # typing.ForwardRef objects (the module has postponed annotations)
+    return tuple(
+        i
+        for i, name in enumerate(cls._fields)
+        if str(getattr(annotations[name], "__forward_arg__", annotations[name])).startswith("tuple")
+    )
 
 
 def sketch_text(statements: tuple[StatementSketch, ...]) -> str:
@@ -305,53 +307,33 @@ def sketch_text(statements: tuple[StatementSketch, ...]) -> str:
     Text, not nested lists: the summaries store then parses fast (one string per file), pickling it is a
     copy, and only the files that are analysed ever pay for :func:`sketch_from_text`.
     """
-    return json.dumps(sketch_to_json(statements), separators=(",", ":"))
+    return json.dumps(statements, separators=(",", ":"))
 
 
 def sketch_from_text(text: str) -> tuple[StatementSketch, ...]:
-    return sketch_from_json(json.loads(text))
-
-
-def sketch_to_json(statements: tuple[StatementSketch, ...]) -> list[Any]:
     from flaxprec.gate import CallSketch, Member, StatementSketch
 
-    names, _ = _layout(StatementSketch)
-    rows = {"calls": _layout(CallSketch)[0], "members": _layout(Member)[0]}  # fields holding dataclasses
-    return [
-        [
-            [[getattr(item, n) for n in rows[name]] for item in getattr(s, name)]
-            if name in rows
-            else getattr(s, name)
-            for name in names
-        ]
-        for s in statements
-    ]
-
-
-def sketch_from_json(entry: list[Any]) -> tuple[StatementSketch, ...]:
-    from flaxprec.gate import CallSketch, Member, StatementSketch
-
-    names, tuples = _layout(StatementSketch)
-
-    def decoder(cls: type) -> Any:
-        _, inner = _layout(cls)
+    def decoder(cls: Any) -> Any:
+        inner = _tuple_fields(cls)
 
         def make(row: list[Any]) -> Any:
-            row = list(row)  # a copy: the stored entry stays as it was read
             for i in inner:
                 row[i] = tuple(row[i])
-            return cls(*row)
+            return cls._make(row)
 
         return make
 
-    # Fields holding dataclass rows, by position.
+    # Tuple fields holding rows of named tuples, by position; the other tuple fields hold plain values.
+    names = StatementSketch._fields
     nested = {names.index("calls"): decoder(CallSketch), names.index("members"): decoder(Member)}
+    plain = [i for i in _tuple_fields(StatementSketch) if i not in nested]
     statements = []
-    for row in entry:
-        values = list(row)
-        for i in tuples:
-            values[i] = tuple(map(nested[i], values[i])) if i in nested else tuple(values[i])
-        statements.append(StatementSketch(*values))
+    for row in json.loads(text):
+        for i, make in nested.items():
+            row[i] = tuple(map(make, row[i]))
+        for i in plain:
+            row[i] = tuple(row[i])
+        statements.append(StatementSketch._make(row))
     return tuple(statements)
 
 

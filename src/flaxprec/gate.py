@@ -21,7 +21,8 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from flaxprec.ast_walk import children, walk
 from flaxprec.dtypes import logits_parameter
@@ -54,8 +55,9 @@ AMBIGUOUS = "?"  # a name bound to different things in one scope: the gate canno
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-@dataclass(frozen=True)
-class CallSketch:
+# The sketch's types are named tuples, not dataclasses: a file's sketch is built, sent between processes
+# and read back as JSON arrays thousands of times per run, and a tuple is several times cheaper to make.
+class CallSketch(NamedTuple):
     callee: str | None  # qualified name (a partial alias's layer), AMBIGUOUS, None if unresolvable
     keywords: tuple[str, ...]  # "**" for a ``**kwargs`` argument; a partial alias's keywords come first
     positional: int  # a partial alias's positional arguments included
@@ -80,8 +82,7 @@ class CallSketch:
     promoted: bool = False
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """A statement of a top-level class's body: a method can be stubbed out of a slice."""
 
     start: int  # first line, decorators included
@@ -90,8 +91,7 @@ class Member:
     name: str | None
 
 
-@dataclass(frozen=True)
-class StatementSketch:
+class StatementSketch(NamedTuple):
     start: int  # first line, decorators included
     end: int
     # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``), "import" or "other"
@@ -457,7 +457,7 @@ class _Walker:
         promoted = _promoted([raw for raw, call in found if call.self_param])
         if promoted:
             found = [
-                (raw, replace(call, promoted=True) if id(raw.node) in promoted else call)
+                (raw, call._replace(promoted=True) if id(raw.node) in promoted else call)
                 for raw, call in found
             ]
         return tuple(call for _, call in found)
@@ -716,11 +716,11 @@ def _mark_tied(
 ) -> tuple[StatementSketch, ...]:
     """Mark the statements whose text mentions one of ``names`` (all of them without the text)."""
     if text is None:
-        return tuple(replace(s, tied=True) for s in statements)
+        return tuple(s._replace(tied=True) for s in statements)
     lines = split_lines(text)
     pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
     return tuple(
-        replace(s, tied=True) if pattern.search("".join(lines[s.start - 1 : s.end])) else s
+        s._replace(tied=True) if pattern.search("".join(lines[s.start - 1 : s.end])) else s
         for s in statements
     )
 
