@@ -99,7 +99,7 @@ class Encoder(nn.Module):
 
 
 def test_positions_come_from_the_statements_a_finding_needs() -> None:
-    """Only the method holding the finding is generated, unless its fix edits elsewhere (here the tied
+    """Only the statement holding the finding is generated, unless its fix edits elsewhere (here the tied
     embedding's lookup in ``Encoder``): then the whole module is."""
     from libcst.metadata import CodeRange
 
@@ -109,20 +109,20 @@ def test_positions_come_from_the_statements_a_finding_needs() -> None:
     checker = Checker()
     unit = Unit("tied.py", TIED, "tied")
     model, found = checker.diagnose(unit, checker.index_units([unit]))
-    assert model is not None and [(d.code, d.location.row, d.location.column) for d in found] == [
-        ("FLX001", 9, 22)
-    ]
+    assert model is not None
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 9, 22)]
     (finding,) = found
     decoder, encoder = model.module.body[2:]
     setup = decoder.body.body[1]
-    assert model.statement_tops[id(finding.statement_node)] is decoder
-    assert model.statement_members[id(finding.statement_node)] is setup
+    statement = setup.body.body[0]
+    assert finding.statement_node is statement
+    assert model.places.tops[id(statement)] is decoder and model.places.members[id(statement)] is setup
+    assert model.places.indents[id(statement)] == " " * 8 and model.places.indents[id(setup)] == " " * 4
     assert finding.fix is not None and finding.fix.edits[0].node in cst_subtree(encoder)
-    containers = (model.statement_members, model.statement_tops)
-    whole = _positions(model.module, TIED, found, containers)
+    whole = _positions(model.module, TIED, found, model.places)
     assert isinstance(whole, NodePositions)
-    finding.fix = None  # without the edit in Encoder, ``setup`` alone tells every position
-    own = _positions(model.module, TIED, found, containers)
+    finding.fix = None  # without the edit in Encoder, its own statement tells every position
+    own = _positions(model.module, TIED, found, model.places)
     assert isinstance(own, StatementPositions)
     assert own[finding.node] == whole[finding.node] == CodeRange((9, 21), (9, 36))
-    assert setup in own and decoder not in own and encoder not in own
+    assert statement in own and setup not in own and encoder not in own

@@ -112,6 +112,16 @@ class Lookup:
 
 
 @dataclass
+class StatementPlaces:
+    """Where each statement (by ``id``) of a model sits, so that a finding's position can be worked out
+    from the code of a statement around it alone (flaxprec.positions.statement_positions)."""
+
+    tops: dict[int, cst.CSTNode] = field(default_factory=dict)  # the top-level statement holding it
+    members: dict[int, cst.CSTNode] = field(default_factory=dict)  # in a top-level class: its body's one
+    indents: dict[int, str] = field(default_factory=dict)  # a nested statement's, where known exactly
+
+
+@dataclass
 class FileModel:
     filename: str
     module: cst.Module
@@ -121,11 +131,7 @@ class FileModel:
     attend_names: set[str] = field(default_factory=set)
     found_lookups: list[tuple[str, Lookup]] = field(default_factory=list)
     numerics: NumericsFacts = field(default_factory=NumericsFacts)  # FLX007, FLX1xx
-    # id of every statement -> the top-level statement holding it, and (in a top-level class) the class
-    # body's statement holding it: a finding's position is then worked out from that statement's code
-    # alone (flaxprec.positions.statement_positions).
-    statement_tops: dict[int, cst.CSTNode] = field(default_factory=dict, repr=False)
-    statement_members: dict[int, cst.CSTNode] = field(default_factory=dict, repr=False)
+    places: StatementPlaces = field(default_factory=lambda: StatementPlaces(), repr=False)
     _reanalyse: Callable[[frozenset[str]], FileModel] | None = field(default=None, repr=False)
 
     def lookups(self, names: frozenset[str]) -> list[tuple[str, Lookup]]:
@@ -613,10 +619,22 @@ def _pushing_statement(visit: VisitHook | None) -> VisitHook:
     def push(analyzer: Analyzer, node: cst.CSTNode) -> bool | None:
         statements = analyzer.statements
         statements.append(node)
+        places = analyzer.model.places
         top = statements[0]
-        analyzer.model.statement_tops[id(node)] = top
+        places.tops[id(node)] = top
         if len(statements) > 1 and type(top) is cst.ClassDef:
-            analyzer.model.statement_members[id(node)] = statements[1]
+            places.members[id(node)] = statements[1]
+        # The statements of its first block (not of an ``else:``, nor the ``elif`` in it) are indented by
+        # this statement's indentation and the block's, when this statement's own is known.
+        block = getattr(node, "body", None)
+        if type(block) is cst.IndentedBlock:
+            outer = "" if len(statements) == 1 else places.indents.get(id(node))
+            if outer is not None:
+                indent = outer + (
+                    analyzer.model.module.default_indent if block.indent is None else block.indent
+                )
+                for inner in block.body:
+                    places.indents[id(inner)] = indent
         return visit(analyzer, node) if visit is not None else None
 
     return push

@@ -14,7 +14,7 @@ modules of the later stages are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,7 @@ from flaxprec.source_io import SourceError, SourceFile, read_source
 if TYPE_CHECKING:
     import libcst as cst
 
-    from flaxprec.analysis import FileModel
+    from flaxprec.analysis import FileModel, StatementPlaces
     from flaxprec.catalogue import Catalogue
     from flaxprec.gate import Slice, StatementSketch
     from flaxprec.positions import NodePositions, StatementPositions
@@ -217,7 +217,7 @@ class Checker:
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
-            locate(model.module, text, diagnostics, lines, model.statement_members, model.statement_tops)
+            locate(model.module, text, diagnostics, lines, model.places)
         return diagnostics
 
     def gates(self, filename: str) -> frozenset[str] | None:
@@ -471,21 +471,20 @@ def locate(
     text: str,
     diagnostics: Iterable[Diagnostic],
     lines: tuple[int, ...] | None = None,
-    *containers: Mapping[int, cst.CSTNode],
+    places: StatementPlaces | None = None,
 ) -> None:
     """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only).
 
     ``lines`` maps the rows of a slice back to the file's rows (columns are unchanged: whole lines).
-    ``containers`` (id of a statement -> a statement holding it, such as its top-level statement): then
-    only the statements holding the findings are generated, when that tells every position a finding
-    needs (the first mapping that does, else the whole module).
+    ``places`` (the analysis's): then only the statements holding the findings are generated, when that
+    tells every position a finding needs; else the whole module.
     """
 
     def row(line: int) -> int:
         return lines[line - 1] if lines is not None else line
 
     diagnostics = list(diagnostics)
-    positions = _positions(module, text, diagnostics, containers)
+    positions = _positions(module, text, diagnostics, places)
     attach_text_edits(module, text, positions, diagnostics, row)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
@@ -497,18 +496,25 @@ def locate(
 
 
 def _positions(
-    module: cst.Module,
-    text: str,
-    diagnostics: list[Diagnostic],
-    containers: Sequence[Mapping[int, cst.CSTNode]],
+    module: cst.Module, text: str, diagnostics: list[Diagnostic], places: StatementPlaces | None
 ) -> NodePositions | StatementPositions:
-    """PositionProvider's ranges of the nodes ``diagnostics`` name: from the statements holding them
-    (narrowest ``containers`` first) when those tell all of them (a fix may edit elsewhere: a tied
-    embedding's lookups), else from the whole module."""
+    """PositionProvider's ranges of the nodes ``diagnostics`` name: from the narrowest statements holding
+    them that tell all of them (a finding's own statement, else the class member holding it, else the
+    top-level statement: a fix may edit elsewhere, as a tied embedding's lookups), else from the whole
+    module."""
     # PositionProvider's ranges, without its cost
     from flaxprec.positions import node_positions, statement_positions
 
-    for container in containers:
+    if places is None:
+        return node_positions(module)
+    # A statement is generated on its own only with its exact indentation (a top-level one has none).
+    own = {
+        id(statement): statement
+        for statement in (d.statement_node for d in diagnostics)
+        if statement is not None
+        and (id(statement) in places.indents or places.tops.get(id(statement)) is statement)
+    }
+    for container in (own, places.members, places.tops):
         chosen: dict[int, cst.CSTNode] = {}
         for diagnostic in diagnostics:
             statement = container.get(id(diagnostic.statement_node))
@@ -516,23 +522,10 @@ def _positions(
                 break
             chosen[id(statement)] = statement
         else:
-            partial = statement_positions(module, text, chosen.values(), _block_indents(module, chosen))
+            partial = statement_positions(module, text, chosen.values(), places.indents)
             if partial is not None and all(node in partial for d in diagnostics for node in _nodes(d)):
                 return partial
     return node_positions(module)
-
-
-def _block_indents(module: cst.Module, statements: Mapping[int, cst.CSTNode]) -> dict[int, str]:
-    """The indentation of each of ``statements`` that is a member of a top-level class's indented body."""
-    import libcst as cst
-
-    indents = {}
-    for top in module.body:
-        body = top.body if type(top) is cst.ClassDef else None
-        if type(body) is cst.IndentedBlock:
-            indent = module.default_indent if body.indent is None else body.indent
-            indents.update((id(member), indent) for member in body.body if id(member) in statements)
-    return indents
 
 
 def _nodes(diagnostic: Diagnostic) -> Iterator[cst.CSTNode]:

@@ -206,6 +206,8 @@ def statement_positions(
     """
     if "\r" in text:
         return None
+    if not module.has_trailing_newline:
+        text += "\n"  # the module's code before its last line break was taken off: every statement is in it
     parts = []
     for statement in statements:
         state = _TokenSpanState(module)
