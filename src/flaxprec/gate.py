@@ -77,8 +77,9 @@ class CallSketch(NamedTuple):
     # ``self.param(name, init, shape)`` named like the logits' or shaped by the vocabulary: the logits' own
     # bias or scale, which the analysis never follows as a parameter (FLX007).
     logits: bool = False
-    # ``self.param`` bound to a local name read only as an argument of flax's ``promote_dtype``: the
-    # analysis never sees that parameter combined with anything (FLX007; see flaxprec.gate_params).
+    # ``self.param`` bound to a local name read only as an argument of flax's ``promote_dtype`` (or of the
+    # module's own methods): the analysis never sees that parameter combined with anything (FLX007; see
+    # flaxprec.gate_params).
     promoted: bool = False
 
 

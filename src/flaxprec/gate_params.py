@@ -1,4 +1,4 @@
-"""Parameters the analysis can never see upcast: read only as arguments of flax's ``promote_dtype``.
+"""Parameters the analysis can never see upcast: read only as arguments of calls it cannot see into.
 
 FLX007 reports a float32 parameter combined with activations. The ``params`` gate keeps every Module
 class that creates a parameter by hand, and flax's own layers (and the many custom layers written like
@@ -9,9 +9,9 @@ them) create theirs so::
     y = inputs @ kernel
 
 The analysis (:mod:`flaxprec.numerics`) follows a parameter only through the values it flows into: a
-call it cannot see into, such as ``promote_dtype``, ends that flow (its result carries no parameter). So
-a parameter bound to a local name whose every read, while the name still holds it, is a direct argument
-of ``promote_dtype`` can never take part in an upcast. :func:`promoted_params` proves that for the
+call it cannot see into, such as ``promote_dtype`` or one of the module's own methods, ends that flow
+(its result carries no parameter). So a parameter bound to a local name whose every read, while the name
+still holds it, is a direct argument of such a call can never take part in an upcast. :func:`promoted_params` proves that for the
 ``self.param`` calls of one method, reading the method as the analysis does: statements in source
 order, the name's binding replaced only by an assignment (``=``, annotated ``=``; a ``for`` target, a
 ``with ... as``, ``:=`` or ``except ... as`` are not bindings there, so they do not end the proof).
