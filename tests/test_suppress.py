@@ -313,6 +313,8 @@ def test_apply_text_edits_rejects_bad_edits(edits: list[ReplaceText], message: s
 def test_split_lines_only_on_python_line_breaks() -> None:
     assert split_lines("a\fb\r\nc\rd\ne\u2028f") == ["a\fb\r\n", "c\r", "d\n", "e\u2028f"]
     assert split_lines("") == []
+    # Without form feeds or Unicode separators (str.splitlines does the work): the same split.
+    assert split_lines("a\r\nb\rc\n\nd") == ["a\r\n", "b\r", "c\n", "\n", "d"]
 
 
 # -- --add-noqa --------------------------------------------------------------------------------------------
