@@ -8,15 +8,15 @@ them) create theirs so::
     inputs, kernel = promote_dtype(inputs, kernel, dtype=self.dtype)
     y = inputs @ kernel
 
-The analysis (:mod:`flaxprec.numerics`) follows a parameter only through the values it flows into: a
-call it cannot see into, such as ``promote_dtype`` or one of the module's own methods, ends that flow
-(its result carries no parameter). So a parameter bound to a local name whose every read, while the name
-still holds it, is a direct argument of such a call can never take part in an upcast. :func:`promoted_params` proves that for the
-``self.param`` calls of one method, reading the method as the analysis does: statements in source
-order, the name's binding replaced only by an assignment (``=``, annotated ``=``; a ``for`` target, a
-``with ... as``, ``:=`` or ``except ... as`` are not bindings there, so they do not end the proof).
-Anything else is "not proven": a read elsewhere, ``+=`` on the name, the name in a nested function or a
-``global``/``nonlocal``, a parameter stored on ``self`` or used inline.
+The analysis (:mod:`flaxprec.numerics`) follows a parameter only through the values it flows into: a call
+it cannot see into, such as ``promote_dtype`` or one of the module's own methods, ends that flow (its
+result carries no parameter). So a parameter bound to a local name whose every read, while the name still
+holds it, is a direct argument of such a call can never take part in an upcast. :func:`promoted_params`
+proves that for the ``self.param`` calls of one method, reading the method as the analysis does:
+statements in source order, the name's binding replaced only by an assignment (``=``, annotated ``=``; a
+``for`` target, a ``with ... as``, ``:=`` or ``except ... as`` are not bindings there, so they do not end
+the proof). Anything else is "not proven": a read elsewhere, ``+=`` on the name, the name in a nested
+function or a ``global``/``nonlocal``, a parameter stored on ``self`` or used inline.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""libcst's ``PositionProvider`` ranges, at the price of one code generation.
+"""libcst's ``PositionProvider`` ranges, at the price of one code generation (or of a few statements').
 
 Why: the checker needs the positions of a handful of nodes per file (its findings, their statements, the
 calls a fix rewrites), but ``MetadataWrapper(...).resolve(PositionProvider)`` computes a ``CodeRange`` for
@@ -11,6 +11,8 @@ same for the narrower "syntactic" span a node declares with ``record_syntactic_p
 bounds it hoists from a child). A line and column is worked out only for a node that is asked for, from
 the generated text. ``PositionProvider`` tracks its line and column over every token generated, so a
 position is a function of the token count alone, which is what makes indices enough.
+:func:`statement_positions` does the same for a few statements only (those holding the findings), each
+generated on its own and placed by finding its code in the text.
 
 Exactly the same ranges as ``PositionProvider`` (same start/end rules, the same "first one recorded wins"
 for the whole-node span, the same override by the syntactic span): tests/test_cst_fast.py compares
@@ -169,9 +171,9 @@ def _per_token_positions(tokens: Sequence[str]) -> list[CodePosition]:
 class StatementPositions:
     """:class:`NodePositions` of the nodes of some statements, each generated on its own.
 
-    A statement's code (a top-level one's, or a class body's with the body's indentation) starts a line,
-    and the module's code holds it as generated: where that code occurs exactly once in the text the
-    module was parsed from, it is there, and its nodes' lines are its own lines shifted by the lines
+    A statement's code (a top-level one's, or a nested one's generated with its exact indentation) starts
+    a line, and the module's code holds it as generated: where that code occurs exactly once in the text
+    the module was parsed from, it is there, and its nodes' lines are its own lines shifted by the lines
     before it.
     """
 
@@ -201,8 +203,9 @@ def statement_positions(
     a line start, or the text has ``\r`` line breaks, which PositionProvider counts token by token): then
     generate more (:func:`node_positions`).
 
-    A statement is a top-level one, or one of a block indented by ``indents[id(statement)]`` (a class's
-    method: its code is generated with that indentation, as the module's would be).
+    A statement is a top-level one, or a nested one indented by ``indents[id(statement)]`` (all of its
+    blocks' indentation: its code is generated with it, as the module's would be; a wrong one could
+    match another statement's code, so only an exact one may be given).
     """
     if "\r" in text:
         return None
