@@ -129,6 +129,82 @@ def test_generated_gate_cases(source: str) -> None:
     _same_both_ways(Checker(), [Unit("generated.py", source, "generated")])
 
 
+# Statements that read, rebind or hide a parameter held by ``w`` (flaxprec.gate_params): in any order and
+# nesting, the gate clears the class only when the analysis cannot report an upcast of it. Reads that end
+# the parameter's flow come three times over, so that cleared classes are common.
+PARAM_ENDS = (
+    "x, w = promote_dtype(x, w, dtype=self.dtype)",
+    "w = promote_dtype(w)[0]",
+    "y = self.helper(x, w)",
+    "z = promote_dtype(w)",
+)
+PARAM_USES = (
+    *PARAM_ENDS * 3,
+    "x = x * w",
+    "x = jnp.dot(x, w)",
+    "v = jnp.reshape(w, (4,))",
+    "x = x + v",
+    "w = w.astype(jnp.float32)",
+    "w *= x",
+    "w = x",
+    "a, *w = promote_dtype(x, w)",
+    "(w, a) = (x, w)",
+    "f = lambda: x * w",
+    "x = x * f()",
+    "y = [w for w in promote_dtype(x)]",
+    "y = (w := promote_dtype(w)[0])",
+    "for w in promote_dtype(x): pass",
+    "with promote_dtype(x) as w: pass",
+    "del w",
+    "import w",
+    "v: object = w",
+)
+
+
+@st.composite
+def param_flow_source(draw: st.DrawFn) -> str:
+    """One Module method that creates ``w`` (and maybe ``v``) with ``self.param`` and then uses them in
+    drawn statements, some under ``if``/``for``/``with``/``try``, some in a nested function."""
+    creation = 'w = self.param("w", init, (4,){dtype})'
+    body = [creation.format(dtype=draw(st.sampled_from(("", ", jnp.float32", ", self.dtype"))))]
+    for _ in range(draw(st.integers(1, 6))):
+        statement = draw(st.sampled_from((creation, *PARAM_USES)))
+        statement = statement.format(dtype=draw(st.sampled_from(("", ", jnp.float32", ", self.dtype"))))
+        wrapper = draw(st.sampled_from(("", "if x is None:", "for i in x:", "with x:", "try:", "def g():")))
+        if not wrapper:
+            body.append(statement)
+        else:
+            body += [wrapper, "    " + statement]
+            if wrapper == "try:":
+                body += ["except Exception:", "    pass"]
+            if wrapper == "def g():":
+                body.append("x = g()")
+    method = "\n".join("        " + line for line in body)
+    return (
+        HEADER
+        + "from flax.linen.dtypes import promote_dtype\n"
+        + textwrap.dedent(
+            """
+        class Layer(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            def helper(self, x, w):
+                return x
+
+            def __call__(self, x, init):
+        {method}
+                return x
+        """
+        ).format(method=method)
+    )
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(param_flow_source())
+def test_generated_param_flows(source: str) -> None:
+    _same_both_ways(Checker(), [Unit("generated.py", source, "generated")])
+
+
 @pytest.mark.parametrize("release", sorted(ARCHIVES))
 def test_real_corpus(release: str) -> None:
     units, _ = load_units(Discovery().files([corpus(release)]))
