@@ -179,7 +179,11 @@ def param_flow_source(draw: st.DrawFn) -> str:
                 body += ["except Exception:", "    pass"]
             if wrapper == "def g():":
                 body.append("x = g()")
-    method = "\n".join("        " + line for line in body)
+    return layer_source("\n".join([*body, "return x"]))
+
+
+def layer_source(body: str) -> str:
+    """A Module with a compute dtype, a helper method, and ``body`` as its ``__call__(self, x, init)``."""
     return (
         HEADER
         + "from flax.linen.dtypes import promote_dtype\n"
@@ -192,10 +196,9 @@ def param_flow_source(draw: st.DrawFn) -> str:
                 return x
 
             def __call__(self, x, init):
-        {method}
-                return x
+        {body}
         """
-        ).format(method=method)
+        ).format(body=textwrap.indent(body, " " * 8))
     )
 
 
@@ -635,23 +638,7 @@ def test_one_string_literal(literal: str, one: bool) -> None:
     ],
 )
 def test_a_parameter_that_only_meets_promote_dtype(body: str, kept: bool, found: list[str]) -> None:
-    source = (
-        HEADER
-        + "from flax.linen.dtypes import promote_dtype\n"
-        + textwrap.dedent(
-            """
-        class Layer(nn.Module):
-            dtype: jnp.dtype = jnp.bfloat16
-
-            def helper(self, x, w):
-                return x
-
-            def __call__(self, x, init):
-                w = self.param("w", init, (4,))
-        {body}
-        """
-        ).format(body=textwrap.indent(body, " " * 8))
-    )
+    source = layer_source('w = self.param("w", init, (4,))\n' + body)
     assert _param_suspects(source) == (["Layer"] if kept else [])
     assert _whole_file_codes(source) == found
 
