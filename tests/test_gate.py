@@ -163,8 +163,8 @@ PARAM_USES = (
 
 @st.composite
 def param_flow_source(draw: st.DrawFn) -> str:
-    """One Module method that creates ``w`` (and maybe ``v``) with ``self.param`` and then uses them in
-    drawn statements, some under ``if``/``for``/``with``/``try``, some in a nested function."""
+    """One Module method that creates ``w`` with ``self.param`` (maybe again later) and then reads, rebinds
+    or hides it in drawn statements, some under ``if``/``for``/``with``/``try``, some in a nested function."""
     creation = 'w = self.param("w", init, (4,){dtype})'
     body = [creation.format(dtype=draw(st.sampled_from(("", ", jnp.float32", ", self.dtype"))))]
     for _ in range(draw(st.integers(1, 6))):
