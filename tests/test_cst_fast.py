@@ -124,8 +124,7 @@ def statement_differences(module: cst.Module) -> tuple[list[str], int, int]:
     """Nodes of each statement whose :func:`statement_positions` range, with that statement alone
     generated (indented as the analysis records it: its parents' first blocks), is not
     :func:`node_positions`'s; and of the top-level statements and class members, how many it declined
-    (None) of how many (a nested one may be declined too: its code may occur twice, or sit in an
-    ``else:`` block indented otherwise)."""
+    (None) of how many (a nested one may be declined too: its code may occur twice)."""
     text, whole = module.code, node_positions(module)
     found, declined, outer = [], 0, 0
     for statement, indent, is_outer in _statements(module):
