@@ -19,7 +19,7 @@ import libcst as cst
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.cst_walk import Hooks, LeaveHook, VisitHook, Visitor, walk
 from flaxprec.dtypes import dotted
-from flaxprec.imports import ImportMap, resolve_relative
+from flaxprec.imports import JNP_MODULE, ImportMap, resolve_relative
 from flaxprec.numerics import NUMERICS_HANDLERS, NumericsCollector, NumericsFacts
 from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
 
@@ -148,7 +148,7 @@ class FileModel:
 
     @property
     def jnp_alias(self) -> str | None:
-        return self.imports.alias_of("jax.numpy")
+        return self.imports.alias_of(JNP_MODULE)
 
 
 @dataclass

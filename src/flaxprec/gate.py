@@ -27,7 +27,7 @@ from typing import NamedTuple
 from flaxprec.ast_walk import children, walk
 from flaxprec.dtypes import logits_parameter
 from flaxprec.gate_params import promoted_params
-from flaxprec.imports import ImportMap, resolve_relative
+from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
 from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
     CONFIG_NAMES,
@@ -734,7 +734,7 @@ def _import_names(node: ast.Import | ast.ImportFrom, module_name: str) -> tuple[
     ):
         return None
     bound = _import_bindings(node, module_name)
-    if "jnp" in bound or "jax.numpy" in bound.values():
+    if JNP_NAME in bound or JNP_MODULE in bound.values():
         return None
     return tuple(bound)
 

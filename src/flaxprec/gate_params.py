@@ -24,6 +24,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 
+from flaxprec.ast_walk import children, walk
+
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
@@ -97,7 +99,7 @@ class _Reads:
         elif tp is ast.Global or tp is ast.Nonlocal:
             self.nested.update(node.names)  # type: ignore[attr-defined]
         else:
-            for child in ast.iter_child_nodes(node):
+            for child in children(node):
                 if isinstance(child, ast.stmt):
                     self.statement(child)
                 elif isinstance(child, ast.excepthandler):
@@ -139,7 +141,7 @@ class _Reads:
                     self.expr(arg.annotation)
             self.nested |= _free_names(node)  # type: ignore[arg-type]
         else:
-            self.nested.update(n.id for n in ast.walk(node) if type(n) is ast.Name)
+            self.nested.update(n.id for n in walk(node) if type(n) is ast.Name)
         if type(node) is not ast.Lambda:
             self.nested.add(node.name)  # type: ignore[attr-defined]
 
@@ -160,7 +162,7 @@ class _Reads:
             elif tp is ast.Lambda:
                 self.scope(item)
             else:
-                stack.extend(ast.iter_child_nodes(item))
+                stack.extend(children(item))
 
     def ends_flow(self, func: ast.expr) -> bool:
         """A call whose result the analysis never takes a parameter through: flax's ``promote_dtype``, or
@@ -191,14 +193,14 @@ def _free_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             inner = node.args  # type: ignore[attr-defined]
             for child in (*node.decorator_list, *inner.defaults, *inner.kw_defaults):  # type: ignore[attr-defined]
                 if child is not None:
-                    names.update(n.id for n in ast.walk(child) if type(n) is ast.Name)
+                    names.update(n.id for n in walk(child) if type(n) is ast.Name)
             names |= _free_names(node)  # type: ignore[arg-type]
             names.add(node.name)  # type: ignore[attr-defined]
         elif tp is ast.ClassDef or tp is ast.Lambda:  # what they assign is theirs, not this body's
-            names.update(n.id for n in ast.walk(node) if type(n) is ast.Name)
+            names.update(n.id for n in walk(node) if type(n) is ast.Name)
         elif tp is ast.Global or tp is ast.Nonlocal:
             names.update(node.names)  # type: ignore[attr-defined]
             return names  # a declared name is not shadowed here, whatever this body assigns: all are free
         else:
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(children(node))
     return names - own

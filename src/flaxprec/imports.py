@@ -13,6 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The module the fixes write casts and dtypes with, and the name they import it as when a file has no alias
+# of it: whatever binds either, anywhere in a file, can change a fix (so the gate's slices always keep it).
+JNP_MODULE = "jax.numpy"
+JNP_NAME = "jnp"
+
 
 def module_name_for(path: Path) -> str:
     """The dotted module name of a file, found by walking up through folders that hold ``__init__.py``."""

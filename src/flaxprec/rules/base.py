@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import CallOp, Diagnostic, Fix, ImportNeed, ReplaceArgument, SetKeyword
 from flaxprec.dtypes import DtypeKind, classify
+from flaxprec.imports import JNP_MODULE, JNP_NAME
 
 if TYPE_CHECKING:  # rule modules import no libcst: listing rules must stay cheap
     import libcst as cst
@@ -67,12 +68,8 @@ def float32_expr(
     if isinstance(like, cst.SimpleString):
         quote = like.prefix + like.quote
         return f"{quote}float32{like.quote}", ()
-    alias = model.jnp_alias
-    if alias is not None:
-        return f"{alias}.float32", ()
-    if model.imports.resolve("jnp") is None:
-        return "jnp.float32", (ImportNeed("jax.numpy", "jnp"),)
-    return None
+    jnp = jnp_name(model)
+    return None if jnp is None else (f"{jnp[0]}.float32", jnp[1])
 
 
 def jnp_name(model: FileModel) -> tuple[str, tuple[ImportNeed, ...]] | None:
@@ -80,8 +77,8 @@ def jnp_name(model: FileModel) -> tuple[str, tuple[ImportNeed, ...]] | None:
     alias = model.jnp_alias
     if alias is not None:
         return alias, ()
-    if model.imports.resolve("jnp") is None:
-        return "jnp", (ImportNeed("jax.numpy", "jnp"),)
+    if model.imports.resolve(JNP_NAME) is None:
+        return JNP_NAME, (ImportNeed(JNP_MODULE, JNP_NAME),)
     return None
 
 

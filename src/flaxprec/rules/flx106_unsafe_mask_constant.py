@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, ReplaceNode
+from flaxprec.imports import JNP_NAME
 from flaxprec.rules.base import Rule, RuleContext, jnp_name, source
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 def _replacement(model: FileModel, event: MaskConstant, compute: str) -> tuple[str, Fix | None]:
     end = "min" if event.negative else "max"
     jnp = jnp_name(model)
-    name = jnp[0] if jnp is not None else "jnp"
+    name = jnp[0] if jnp is not None else JNP_NAME
     value = f"{name}.finfo({compute}).{end}"
     if jnp is None:
         return value, None
