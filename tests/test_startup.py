@@ -63,6 +63,7 @@ def test_a_fully_cached_run_imports_no_analysis(tmp_path) -> None:
     cold_output, cold_modules = run()
     assert "pkg/model.py:10:16: FLX001" in cold_output
     assert cold_modules >= COLD_ONLY  # the probe sees them when they are imported
+    assert not {"jax", "flax", "numpy"} & cold_modules  # the analysis reads the code, never imports it
     warm_output, warm_modules = run()
     assert warm_output == cold_output
     assert not (COLD_ONLY | {"multiprocessing", "concurrent.futures"}) & warm_modules
