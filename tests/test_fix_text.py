@@ -121,8 +121,76 @@ def test_positions_come_from_the_statements_a_finding_needs() -> None:
     assert finding.fix is not None and finding.fix.edits[0].node in cst_subtree(encoder)
     whole = _positions(model.module, TIED, found, model.places)
     assert isinstance(whole, NodePositions)
+    # A report without fix texts needs no position of what the fix edits: the own statement is enough.
+    narrow = _positions(model.module, TIED, found, model.places, edits=False)
+    assert isinstance(narrow, StatementPositions) and statement in narrow and encoder not in narrow
     finding.fix = None  # without the edit in Encoder, its own statement tells every position
     own = _positions(model.module, TIED, found, model.places)
     assert isinstance(own, StatementPositions)
     assert own[finding.node] == whole[finding.node] == CodeRange((9, 21), (9, 36))
     assert statement in own and setup not in own and encoder not in own
+
+
+TWINS = """\
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class Encoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+
+    def setup(self):
+        self.embed = nn.Embed(10, 4)
+        self.dense = nn.Dense(4)
+
+    def __call__(self, x):
+        return self.dense(self.embed(x))
+
+
+class Decoder(nn.Module):
+    dtype: jnp.dtype = jnp.bfloat16
+
+    def setup(self):
+        self.embed = nn.Embed(10, 4)
+        self.out = nn.Dense(4)
+
+    def __call__(self, x):
+        return self.out(self.embed(x))
+"""
+
+
+def test_a_statement_written_twice_places_only_its_findings_by_their_method() -> None:
+    """``self.embed = nn.Embed(10, 4)`` occurs twice, so its code cannot say where it is: its two findings
+    are placed by their ``setup`` methods, the ``nn.Dense`` findings still by their own statements."""
+    from flaxprec.engine import _positions
+    from flaxprec.positions import StatementPositions, node_positions
+
+    checker = Checker()
+    unit = Unit("twins.py", TWINS, "twins")
+    model, found = checker.diagnose(unit, checker.index_units([unit]))
+    assert model is not None
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [
+        ("FLX001", 9, 22),
+        ("FLX001", 10, 22),
+        ("FLX001", 20, 22),
+        ("FLX001", 21, 20),
+    ]
+    encoder, decoder = model.module.body[2:]
+    setups = [cls.body.body[1] for cls in (encoder, decoder)]
+    embeds = [setup.body.body[0] for setup in setups]
+    denses = [setup.body.body[1] for setup in setups]
+    assert [d.statement_node for d in found] == [embeds[0], denses[0], embeds[1], denses[1]]
+    positions = _positions(model.module, TWINS, found, model.places)
+    assert isinstance(positions, StatementPositions)
+    # One part per statement generated, in the findings' order: a setup, a Dense line, and again.
+    parts = [part for part, _ in positions.parts]
+    assert len(parts) == 4
+    assert [setups[0] in parts[0], denses[0] in parts[1], setups[1] in parts[2], denses[1] in parts[3]] == [
+        True
+    ] * 4
+    assert setups[0] not in parts[1] and setups[1] not in parts[3]
+    assert not any(cls in part for part in parts for cls in (encoder, decoder))
+    whole = node_positions(model.module)
+    for diagnostic in found:
+        for node in (diagnostic.node, diagnostic.statement_node):
+            assert positions[node] == whole[node]

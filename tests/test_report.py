@@ -10,7 +10,7 @@ import pytest
 
 from flaxprec import __version__
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location
-from flaxprec.report import OUTPUT_FORMATS, RuleInfo, TextEdit, render, text_edits
+from flaxprec.report import OUTPUT_FORMATS, RuleInfo, TextEdit, render, shows_fixes, text_edits
 from flaxprec.report.github import escape_data, escape_property
 from flaxprec.suppress import apply_noqa, parse_noqa
 
@@ -572,3 +572,26 @@ def test_text_edits_are_minimal() -> None:
     assert text_edits("a\nb", "a\nbc") == [TextEdit(Location(2, 2), Location(2, 2), "c")]
     assert text_edits("a\n", "a\nb\n") == [TextEdit(Location(2, 1), Location(2, 1), "b\n")]
     assert text_edits("x\r\n", "x\r\n") == []
+
+
+@pytest.mark.parametrize("statistics", [False, True])
+@pytest.mark.parametrize("show_fixes", [False, True])
+@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
+def test_shows_fixes_says_which_reports_read_a_fix(
+    diags: dict[str, Diagnostic], output_format: str, show_fixes: bool, statistics: bool
+) -> None:
+    """The engine skips fixes' text edits for the reports ``shows_fixes`` answers no for: those must never
+    ask for a fixed file, and print the same without one; the others ask for it."""
+    asked: list[str] = []
+
+    def fixed_source(diagnostic: Diagnostic) -> str | None:
+        asked.append(diagnostic.code)
+        return FIXED_MISSING if diagnostic is diags["missing"] else None
+
+    options = {"show_fixes": show_fixes, "statistics": statistics}
+    printed = run(diags, output_format, fixed_source=fixed_source, **options)
+    if shows_fixes(output_format, **options):
+        assert "FLX001" in asked
+    else:
+        assert asked == []
+        assert run(diags, output_format, fixed_source=None, **options) == printed

@@ -232,7 +232,7 @@ def check(
 ) -> None:
     """Report mixed-precision problems in PATHS (default: the current directory)."""
     from flaxprec.diagnostics import Diagnostic
-    from flaxprec.report import render
+    from flaxprec.report import render, shows_fixes
 
     if add_noqa and stdin_filename is not None:
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
@@ -263,6 +263,10 @@ def check(
         checker = _checker(settings)
         checker.jobs = jobs or os.cpu_count() or 1
         checker.cache = cache
+        # Text edits of fixes: for a report that prints them, or a cache that keeps them for one that will.
+        checker.fix_texts = cache is not None or shows_fixes(
+            output_format, show_fixes=show_fixes, statistics=statistics
+        )
         units, errors = _units(paths, settings, force_exclude, stdin_filename)
         found = checker.check_units(units)
         diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)

@@ -100,6 +100,8 @@ class Checker:
     ``catalogue`` may be a zero-argument function: it is then called on first use, so that a run served
     entirely from the cache never reads the layer catalogue. ``jobs``: worker processes for the ast and
     libcst stages; ``cache``: per-file summaries and findings of earlier runs (``flaxprec check`` only).
+    ``fix_texts``: give call-argument fixes their text edits while the tree is at hand (see
+    flaxprec.fix_text); a run whose report shows no fix and that stores nothing in a cache can skip them.
     """
 
     def __init__(
@@ -109,12 +111,14 @@ class Checker:
         context: RuleContext | None = None,
         cache: Cache | None = None,
         jobs: int = 1,
+        fix_texts: bool = True,
     ) -> None:
         self._catalogue = catalogue
         self.select = select
         self.context = context if context is not None else RuleContext()
         self.cache = cache
         self.jobs = jobs
+        self.fix_texts = fix_texts
 
     @property
     def catalogue(self) -> Catalogue:
@@ -217,7 +221,7 @@ class Checker:
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
-            locate(model.module, text, diagnostics, lines, model.places)
+            locate(model.module, text, diagnostics, lines, model.places, texts=self.fix_texts)
         return diagnostics
 
     def gates(self, filename: str) -> frozenset[str] | None:
@@ -472,20 +476,22 @@ def locate(
     diagnostics: Iterable[Diagnostic],
     lines: tuple[int, ...] | None = None,
     places: StatementPlaces | None = None,
+    texts: bool = True,
 ) -> None:
     """Fill in 1-based rows and columns from libcst's positions (computed once, for this file only).
 
     ``lines`` maps the rows of a slice back to the file's rows (columns are unchanged: whole lines).
     ``places`` (the analysis's): then only the statements holding the findings are generated, when that
-    tells every position a finding needs; else the whole module.
+    tells every position a finding needs; else the whole module. ``texts``: attach the fixes' text edits.
     """
 
     def row(line: int) -> int:
         return lines[line - 1] if lines is not None else line
 
     diagnostics = list(diagnostics)
-    positions = _positions(module, text, diagnostics, places)
-    attach_text_edits(module, text, positions, diagnostics, row)
+    positions = _positions(module, text, diagnostics, places, edits=texts)
+    if texts:
+        attach_text_edits(module, text, positions, diagnostics, row)
     for diagnostic in diagnostics:
         if diagnostic.node is not None and diagnostic.node in positions:
             span = positions[diagnostic.node]
@@ -496,14 +502,22 @@ def locate(
 
 
 def _positions(
-    module: cst.Module, text: str, diagnostics: list[Diagnostic], places: StatementPlaces | None
+    module: cst.Module,
+    text: str,
+    diagnostics: list[Diagnostic],
+    places: StatementPlaces | None,
+    edits: bool = True,
 ) -> NodePositions | StatementPositions:
-    """PositionProvider's ranges of the nodes ``diagnostics`` name: from the narrowest statements holding
-    them that tell all of them (a finding's own statement, else the class member holding it, else the
-    top-level statement: a fix may edit elsewhere, as a tied embedding's lookups), else from the whole
-    module."""
+    """PositionProvider's ranges of the nodes ``diagnostics`` name (with ``edits``, those their fixes edit
+    too): for each finding, from the narrowest statement around it that tells all of its nodes (its own
+    statement, else the class member holding it, else the top-level statement: a fix may edit elsewhere,
+    as a tied embedding's lookups), else from the whole module.
+
+    Each finding picks its own level: a statement whose code occurs twice in the file (the same line in
+    an encoder and a decoder) sends only its own findings to the method around it.
+    """
     # PositionProvider's ranges, without its cost
-    from flaxprec.positions import node_positions, statement_positions
+    from flaxprec.positions import StatementPositions, node_positions, statement_positions
 
     if places is None:
         return node_positions(module)
@@ -514,24 +528,30 @@ def _positions(
         if statement is not None
         and (id(statement) in places.indents or places.tops.get(id(statement)) is statement)
     }
-    for container in (own, places.members, places.tops):
-        chosen: dict[int, cst.CSTNode] = {}
-        for diagnostic in diagnostics:
+    generated: dict[int, StatementPositions | None] = {}  # by statement id; None: not placed
+    chosen: dict[int, StatementPositions] = {}
+    for diagnostic in diagnostics:
+        needed = list(_nodes(diagnostic, edits))
+        for container in (own, places.members, places.tops):
             statement = container.get(id(diagnostic.statement_node))
             if statement is None:
+                continue
+            if id(statement) not in generated:
+                generated[id(statement)] = statement_positions(module, text, [statement], places.indents)
+            found = generated[id(statement)]
+            if found is not None and all(node in found for node in needed):
+                chosen[id(found)] = found
                 break
-            chosen[id(statement)] = statement
         else:
-            partial = statement_positions(module, text, chosen.values(), places.indents)
-            if partial is not None and all(node in partial for d in diagnostics for node in _nodes(d)):
-                return partial
-    return node_positions(module)
+            return node_positions(module)
+    return StatementPositions(module, [part for found in chosen.values() for part in found.parts])
 
 
-def _nodes(diagnostic: Diagnostic) -> Iterator[cst.CSTNode]:
-    """The nodes whose positions a finding needs: its own, its statement's, those its fix edits."""
+def _nodes(diagnostic: Diagnostic, edits: bool = True) -> Iterator[cst.CSTNode]:
+    """The nodes whose positions a finding needs: its own, its statement's, and (``edits``) those its fix
+    edits."""
     yield from (n for n in (diagnostic.node, diagnostic.statement_node) if n is not None)
-    for edit in diagnostic.fix.edits if diagnostic.fix is not None else ():
+    for edit in diagnostic.fix.edits if edits and diagnostic.fix is not None else ():
         if isinstance(edit, CallEdit):
             yield edit.call
         elif isinstance(edit, ReplaceNode):

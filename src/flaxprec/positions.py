@@ -179,13 +179,13 @@ class StatementPositions:
 
     def __init__(self, module: cst.Module, parts: list[tuple[NodePositions, int]]) -> None:
         self.module = module
-        self._parts = parts  # (positions within one statement's code, lines of the text before it)
+        self.parts = parts  # (positions within one statement's code, lines of the text before it)
 
     def __contains__(self, node: object) -> bool:
-        return any(node in part for part, _ in self._parts)
+        return any(node in part for part, _ in self.parts)
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        for part, before in self._parts:
+        for part, before in self.parts:
             if node in part:
                 span = part[node]
                 return CodeRange(

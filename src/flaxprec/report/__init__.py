@@ -15,7 +15,15 @@ from flaxprec.diagnostics import Diagnostic
 from flaxprec.report._context import RenderContext, TextEdit, text_edits
 from flaxprec.report.rule_info import RuleInfo
 
-__all__ = ["DEFAULT_TOOL_URI", "OUTPUT_FORMATS", "RuleInfo", "TextEdit", "render", "text_edits"]
+__all__ = [
+    "DEFAULT_TOOL_URI",
+    "OUTPUT_FORMATS",
+    "RuleInfo",
+    "TextEdit",
+    "render",
+    "shows_fixes",
+    "text_edits",
+]
 
 # Format -> the module rendering it, imported when that format is asked for (a run prints one format).
 _RENDERERS: dict[str, str] = {
@@ -27,7 +35,18 @@ _RENDERERS: dict[str, str] = {
     "sarif": "sarif",
 }
 OUTPUT_FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+# Formats that print what each fix changes (a diff, or its edits); ``concise`` does with ``--show-fixes``.
+_FIX_FORMATS = frozenset({"full", "json", "json-lines", "sarif"})
 DEFAULT_TOOL_URI = "https://pypi.org/project/flaxprec/"
+
+
+def shows_fixes(output_format: str, *, show_fixes: bool = False, statistics: bool = False) -> bool:
+    """Does this report print what a fix changes? The others read only whether a finding has a fix, so
+    the engine need not work out fixes' text edits for them (tests/test_report.py holds every format to
+    this answer)."""
+    if statistics:
+        return False
+    return output_format in _FIX_FORMATS or (show_fixes and output_format == "concise")
 
 
 def render(
