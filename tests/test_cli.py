@@ -145,11 +145,55 @@ def test_check_never_imports_jax_or_flax(tree: Path) -> None:
 
 
 def test_python_dash_m(tree: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "flaxprec", "check", "pkg"], capture_output=True, text=True
-    )
+    """The console entry point ends without interpreter teardown (cli.run): exit statuses and the whole
+    output (here 600 findings as JSON, past any pipe buffer) must still come through."""
+
+    def flaxprec(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "flaxprec", *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    result = flaxprec("check", "pkg")
     assert result.returncode == 1
     assert "FLX001" in result.stdout
+    assert flaxprec("check", "pkg/clean.py").returncode == 0
+    usage = flaxprec("check", "--select", "NOPE1", "pkg")
+    assert usage.returncode == 2 and "NOPE1" in usage.stderr
+    many = FAULTY.split("        x = nn.Dense")[0] + "        x = nn.Dense(4)(x)\n" * 600
+    (tree / "pkg" / "many.py").write_text(many + "        return x\n")
+    big = flaxprec("check", "--select", "FLX001", "--no-cache", "--output-format", "json", "pkg/many.py")
+    assert big.returncode == 1, big.stderr
+    assert len(json.loads(big.stdout)) == 600
+
+
+def test_run_exits_with_main_s_status(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``run`` turns ``main``'s ``SystemExit`` into ``os._exit`` with the interpreter's status for it; under
+    coverage (which saves at exit) it lets the exit happen as usual."""
+    import flaxprec.cli
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(status: int) -> None:
+        raise Exited(status)
+
+    monkeypatch.setattr(flaxprec.cli.os, "_exit", fake_exit)
+    monkeypatch.delitem(sys.modules, "coverage", raising=False)
+    statuses = []
+    for code in (None, 0, 3, "a message"):
+
+        def main(code: object = code) -> None:
+            raise SystemExit(code)
+
+        monkeypatch.setattr(flaxprec.cli, "main", main)
+        with pytest.raises(Exited) as exited:
+            flaxprec.cli.run()
+        statuses.append(exited.value.args[0])
+    assert statuses == [0, 0, 3, 1]
+    assert capsys.readouterr().err == "a message\n"
+    monkeypatch.setitem(sys.modules, "coverage", sys)
+    with pytest.raises(SystemExit) as plain:
+        flaxprec.cli.run()
+    assert plain.value.code == "a message"
 
 
 def test_display_names_resolve_links_as_path_resolve_does(

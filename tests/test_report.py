@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flaxprec import __version__
 from flaxprec.diagnostics import Applicability, Diagnostic, Fix, Location
@@ -595,3 +597,27 @@ def test_shows_fixes_says_which_reports_read_a_fix(
     else:
         assert asked == []
         assert run(diags, output_format, fixed_source=None, **options) == printed
+
+
+LINES = st.lists(
+    st.sampled_from(["a\n", "b\n", "x = nn.Dense(4)(x)\n", "x = nn.Dense(4, dtype=d)(x)\n", "\n", "c"])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES, LINES, LINES, LINES)
+def test_text_edits_turn_the_source_into_the_fixed_text(
+    head: list[str], old: list[str], new: list[str], tail: list[str]
+) -> None:
+    """Edits of texts alike at both ends (the diff leaves their common lines out) still give ``fixed``."""
+    from flaxprec.fix_text import apply_text
+
+    source, fixed = "".join(head + old + tail), "".join(head + new + tail)
+    assert apply_text(source, text_edits(source, fixed)) == fixed
+
+
+def test_text_edits_among_many_equal_lines() -> None:
+    body = "    x = f(x)\n" * 600
+    source = "def g(x):\n" + body + body + "    return x\n"
+    fixed = "def g(x):\n" + body + "    x = f(x, 1)\n" + body[13:] + "    return x\n"
+    assert text_edits(source, fixed) == [TextEdit(Location(602, 12), Location(602, 12), ", 1")]

@@ -1,3 +1,3 @@
-from flaxprec.cli import main
+from flaxprec.cli import run
 
-main()
+run()

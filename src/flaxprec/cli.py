@@ -49,6 +49,35 @@ def main() -> None:
     """Mixed-precision linter and codemod for Flax: float32 parameters, half-precision computation."""
 
 
+def run() -> None:
+    """The console script (and ``python -m flaxprec``): :func:`main`, then an exit without teardown.
+
+    At interpreter exit CPython frees every object a run made (file texts, summaries, findings, libcst's
+    classes): 20-40 ms of a one-second ``check`` of 100 kLOC, spent on a process that is ending. mypy exits
+    the same way (``mypy.util.hard_exit``). Output is flushed first; a run under coverage (which saves its
+    data at exit) and an error other than ``SystemExit`` end as usual.
+    """
+    try:
+        main()
+    except SystemExit as exit_:
+        if "coverage" in sys.modules:
+            raise
+        code = exit_.code
+        if code is None:
+            status = 0
+        elif isinstance(code, int):
+            status = code
+        else:  # as the interpreter does with ``sys.exit("message")``
+            print(code, file=sys.stderr)
+            status = 1
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # the reader went away (``| head``): the interpreter's exit status for that
+            status = 120
+        os._exit(status)
+
+
 def _common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``check`` and ``fix`` (selection, config, discovery)."""
     options = [
