@@ -146,6 +146,10 @@ PARAM_USES = (
     "x = x + v",
     "w = w.astype(jnp.float32)",
     "w *= x",
+    "w *= self.mask",
+    "w *= self.scale",
+    "self.scale = x",
+    "w *= 2",
     "w = x",
     "a, *w = promote_dtype(x, w)",
     "(w, a) = (x, w)",
@@ -635,6 +639,21 @@ def test_one_string_literal(literal: str, one: bool) -> None:
         ("def inner():\n    return x * w\nreturn inner()", True, ["FLX007"]),  # a nested function reads it
         ("def inner(v=w):\n    return v\nreturn promote_dtype(w)[0] * inner()", True, []),
         ("f = lambda: x * w\nreturn promote_dtype(w)[0] * f()", True, []),
+        # flax's masked convolutions: a field (no statement stores it) or a number is a constant there.
+        (
+            "if self.mask is not None:\n    w *= self.mask\nx, w = promote_dtype(x, w)\nreturn x * w",
+            False,
+            [],
+        ),
+        ("w *= -2.0\nreturn promote_dtype(w)[0]", False, []),
+        ("w *= self.mask\nreturn x * w", True, ["FLX007"]),  # still a parameter after the constant
+        (
+            "self.mask = x\nw *= self.mask\nreturn promote_dtype(w)[0]",
+            True,
+            ["FLX007"],
+        ),  # stored: activations
+        ("w *= self.mask\nself.mask = x\nreturn promote_dtype(w)[0]", True, []),  # stored (later): kept
+        ("w *= -x\nreturn promote_dtype(w)[0]", True, ["FLX007"]),
     ],
 )
 def test_a_parameter_that_only_meets_promote_dtype(body: str, kept: bool, found: list[str]) -> None:

@@ -19,14 +19,15 @@ and the real corpus check that it never clears a statement the full analysis fla
 from __future__ import annotations
 
 import ast
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from flaxprec.ast_walk import children, walk
 from flaxprec.dtypes import logits_parameter
-from flaxprec.gate_params import promoted_params
+from flaxprec.gate_params import promoted_params, stored_attributes
 from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
 from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
@@ -284,10 +285,16 @@ class _Walker:
     the index's :class:`MethodFacts` of the classes in ``facts`` (by ``id`` of their node)."""
 
     def __init__(
-        self, module_name: str, facts: Mapping[int, MethodFacts], class_names: set[str], source: _Source
+        self,
+        module_name: str,
+        facts: Mapping[int, MethodFacts],
+        class_names: set[str],
+        source: _Source,
+        stored: Callable[[], frozenset[str]],
     ) -> None:
         self.module_name = module_name
         self.source = source
+        self.stored = stored  # the attribute names the file assigns to (flaxprec.gate_params)
         self.facts = facts
         self.class_names = class_names
         self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
@@ -455,7 +462,7 @@ class _Walker:
     def sketches(self) -> tuple[CallSketch, ...]:
         """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
         found = [(raw, call) for raw in self.calls if (call := _call_sketch(raw, self.source)) is not None]
-        promoted = _promoted([raw for raw, call in found if call.self_param])
+        promoted = _promoted([raw for raw, call in found if call.self_param], self.stored)
         if promoted:
             found = [
                 (raw, call._replace(promoted=True) if id(raw.node) in promoted else call)
@@ -464,7 +471,7 @@ class _Walker:
         return tuple(call for _, call in found)
 
 
-def _promoted(params: list[_RawCall]) -> set[int]:
+def _promoted(params: list[_RawCall], stored: Callable[[], frozenset[str]]) -> set[int]:
     """The ``self.param`` calls (ids) of methods whose parameter only ever meets ``promote_dtype``."""
     by_method: dict[int, list[_RawCall]] = {}
     for raw in params:
@@ -475,7 +482,7 @@ def _promoted(params: list[_RawCall]) -> set[int]:
     for raws in by_method.values():
         frame = raws[0].frame
         self_name = raws[0].owner[1]  # type: ignore[index]
-        found |= promoted_params(frame.node, [id(raw.node) for raw in raws], self_name, frame.resolve)  # type: ignore[arg-type]
+        found |= promoted_params(frame.node, [id(raw.node) for raw in raws], self_name, frame.resolve, stored)  # type: ignore[arg-type]
     return found
 
 
@@ -651,12 +658,13 @@ def sketch(
     class_names = class_names if class_names is not None else set()
     module = _module_frame(tree, imports, module_name)
     source = _Source(text)
+    stored = functools.cache(lambda: stored_attributes(tree))  # asked for by few files, once
     statements = []
     attended: set[str] = set()
     for stmt in tree.body:
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
-        walker = _Walker(module_name, facts or {}, class_names, source)
+        walker = _Walker(module_name, facts or {}, class_names, source, stored)
         walker.visit(stmt, module, None, ())
         for receiver, frame in walker.attend_receivers:
             attended |= _attended_names(receiver, frame)

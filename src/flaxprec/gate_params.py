@@ -15,8 +15,10 @@ holds it, is a direct argument of such a call can never take part in an upcast. 
 proves that for the ``self.param`` calls of one method, reading the method as the analysis does:
 statements in source order, the name's binding replaced only by an assignment (``=``, annotated ``=``; a
 ``for`` target, a ``with ... as``, ``:=`` or ``except ... as`` are not bindings there, so they do not end
-the proof). Anything else is "not proven": a read elsewhere, ``+=`` on the name, the name in a nested
-function or a ``global``/``nonlocal``, a parameter stored on ``self`` or used inline.
+the proof). ``w *= c`` with a value the analysis counts as a constant (a number; ``self.mask``, a field
+that no statement of the file stores to) leaves a parameter in ``w``, and the proof goes on: flax's
+masked convolutions do that. Anything else is "not proven": a read elsewhere, ``+=`` of anything else,
+the name in a nested function or a ``global``/``nonlocal``, a parameter stored on ``self`` or used inline.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ def promoted_params(
     calls: Iterable[int],
     self_name: str,
     resolve: Callable[[ast.expr], object],
+    stored: Callable[[], frozenset[str]],
 ) -> set[int]:
     """The ids of the ``calls`` (``self.param`` calls directly in ``function``'s body, by ``id``) whose
     parameter is provably read only as an argument of ``promote_dtype`` or of one of the module's own
-    methods (``resolve``: a callee's qualified name in ``function``'s scope)."""
-    reads = _Reads(set(calls), self_name, resolve)
+    methods (``resolve``: a callee's qualified name in ``function``'s scope; ``stored``: the attribute
+    names the file assigns to, anywhere, asked for only when a ``w *= self.X`` needs them)."""
+    reads = _Reads(set(calls), self_name, resolve, stored)
     reads.body(function.body)
     return {call for call in reads.bound if call not in reads.unproven} - {
         call for name, call in reads.names.items() if name in reads.nested
@@ -53,10 +57,17 @@ def promoted_params(
 
 
 class _Reads:
-    def __init__(self, calls: set[int], self_name: str, resolve: Callable[[ast.expr], object]) -> None:
+    def __init__(
+        self,
+        calls: set[int],
+        self_name: str,
+        resolve: Callable[[ast.expr], object],
+        stored: Callable[[], frozenset[str]],
+    ) -> None:
         self.calls = calls
         self.self_name = self_name
         self.resolve = resolve
+        self.stored = stored
         self.holding: dict[str, int] = {}  # local name -> the call whose parameter it holds now
         self.bound: set[int] = set()  # calls assigned to a plain local name
         self.names: dict[str, int] = {}  # every such name (for the nested-scope test)
@@ -90,7 +101,7 @@ class _Reads:
                 self.rebind(node.target)  # type: ignore[attr-defined]
         elif tp is ast.AugAssign:
             target = node.target  # type: ignore[attr-defined]
-            if type(target) is ast.Name and target.id in self.holding:
+            if type(target) is ast.Name and target.id in self.holding and not self.constant(node.value):  # type: ignore[attr-defined]
                 self.unproven.add(self.holding[target.id])  # ``w += x`` combines the parameter
             self.target(target)
             self.expr(node.value)  # type: ignore[attr-defined]
@@ -113,6 +124,21 @@ class _Reads:
                     self.body(child.body)
                 else:
                     self.expr(child)
+
+    def constant(self, node: ast.expr) -> bool:
+        """A value the analysis counts as a constant, so that ``w *= value`` still holds a parameter (and
+        reports nothing): a number (signed), or ``self.X`` when no statement of the file stores an attribute
+        ``X`` (the analysis knows of ``self`` only what the class's own code binds on it)."""
+        while type(node) is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd):  # type: ignore[attr-defined]
+            node = node.operand  # type: ignore[attr-defined]
+        if type(node) is ast.Constant:
+            return isinstance(node.value, (int, float, complex))  # type: ignore[attr-defined]
+        return (
+            type(node) is ast.Attribute
+            and type(node.value) is ast.Name  # type: ignore[attr-defined]
+            and node.value.id == self.self_name  # type: ignore[attr-defined]
+            and node.attr not in self.stored()  # type: ignore[attr-defined]
+        )
 
     def target(self, node: ast.expr) -> None:
         """What a target reads: the bases of ``a.b = ``, ``a[i] = `` (a stored name is no read)."""
@@ -171,6 +197,12 @@ class _Reads:
         if type(func) is ast.Attribute and type(func.value) is ast.Name and func.value.id == self.self_name:
             return func.attr != "param"
         return is_promote(self.resolve(func))
+
+
+def stored_attributes(tree: ast.AST) -> frozenset[str]:
+    """Every attribute name ``tree`` assigns to (``a.X = ``, ``a.X += ``, a ``for``/``with`` target...): a
+    superset of the ``self.X`` the analysis binds, in any class of the file."""
+    return frozenset(n.attr for n in walk(tree) if type(n) is ast.Attribute and type(n.ctx) is ast.Store)  # type: ignore[attr-defined]
 
 
 def _free_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
