@@ -133,7 +133,7 @@ class _Frame:
     only grow (opaque < a name < ambiguous), so the iteration ends.
     """
 
-    __slots__ = ("_bindings", "dtype_heads", "events", "kind", "node", "parent")
+    __slots__ = ("_bindings", "_config_dtype", "dtype_heads", "events", "kind", "node", "parent")
 
     def __init__(self, kind: str, parent: _Frame | None, node: ast.AST | None = None) -> None:
         self.kind = kind  # "module", "class", "function" or "lambda"
@@ -143,6 +143,18 @@ class _Frame:
         self.events: dict[str, list[ast.expr | str | None]] = {}
         self._bindings: dict[str, Binding] | None = None  # solved on first lookup
         self.dtype_heads: set[str] = set()  # ``H`` of the ``H.dtype`` reads in this function
+        self._config_dtype: bool | None = None
+
+    def reads_config_dtype(self) -> bool:
+        """Does this function, or one around it, read ``cfg.dtype`` off a config (a parameter or a local
+        named like one, or a local taken from ``<...>.config``)? A superset of the analysis's test. Asked
+        once the statement is walked (the frame is complete), for each of its calls: worked out once."""
+        if self._config_dtype is None:
+            self._config_dtype = self.kind in ("function", "lambda") and (
+                any(_config_head(self, head) for head in self.dtype_heads)
+                or (self.parent is not None and self.parent.reads_config_dtype())
+            )
+        return self._config_dtype
 
     def bind(self, name: str, how: ast.expr | str | None) -> None:
         self.events.setdefault(name, []).append(how)
@@ -177,18 +189,21 @@ class _Frame:
         return self.alias_value(how)
 
     def resolve(self, node: ast.expr) -> Binding | None:
-        name = dotted_name(node)
-        if name is None:
+        """What a name or dotted name (``nn.Dense``) refers to: its head's binding, with the rest appended."""
+        parts: list[str] = []
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)  # type: ignore[attr-defined]
+            node = node.value  # type: ignore[attr-defined]
+        if type(node) is not ast.Name:
             return None
-        head, _, rest = name.partition(".")
-        target = self.lookup(head)
-        if not target:
+        target = self.lookup(node.id)  # type: ignore[attr-defined]
+        if not target:  # most calls (``self.dense(x)``, ``x.reshape(...)``): no name is built for them
             return None
         if isinstance(target, _Partial):
-            return None if rest else target
+            return None if parts else target
         if target == AMBIGUOUS:
             return AMBIGUOUS
-        return f"{target}.{rest}" if rest else target
+        return ".".join([target, *reversed(parts)]) if parts else target
 
     def alias_value(self, value: ast.expr) -> Binding:
         """What ``X = value`` makes ``X``: a qualified name, a partial of a name, or OPAQUE."""
@@ -219,10 +234,13 @@ class _Frame:
 
 def _arguments(call: ast.Call, skip: int = 0) -> tuple[tuple[str, ...], int, bool]:
     """Keyword names ("**" for ``**kw``), plain positional count and whether one is ``*args``."""
-    args = call.args[skip:]
-    starred = any(type(a) is ast.Starred for a in args)
-    keywords = tuple(k.arg or "**" for k in call.keywords)
-    return keywords, len(args) - sum(type(a) is ast.Starred for a in args), starred
+    args = call.args[skip:] if skip else call.args
+    stars = 0
+    for arg in args:
+        if type(arg) is ast.Starred:
+            stars += 1
+    keywords = tuple([k.arg or "**" for k in call.keywords]) if call.keywords else ()
+    return keywords, len(args) - stars, stars > 0
 
 
 def _param_value(call: ast.Call, frame: _Frame) -> str | None:
@@ -272,7 +290,7 @@ def _module_frame(tree: ast.Module, imports: ImportMap, module_name: str) -> _Fr
     return frame
 
 
-@dataclass
+@dataclass(slots=True)
 class _RawCall:
     node: ast.Call
     frame: _Frame
@@ -304,36 +322,54 @@ class _Walker:
         self.member = -1
 
     def visit(
-        self, node: ast.AST, frame: _Frame, owner: tuple[str, str | None] | None, classes: tuple[str, ...]
+        self,
+        node: ast.AST,
+        tp: type,
+        frame: _Frame,
+        owner: tuple[str, str | None] | None,
+        classes: tuple[str, ...],
     ) -> None:
-        tp = type(node)
-        if tp is ast.Attribute:  # the most frequent node type; its one child is ``value``
-            attr, value = node.attr, node.value  # type: ignore[attr-defined]
-            tv = type(value)
-            if attr == "dtype" and tv is ast.Name:
-                frame.dtype_heads.add(value.id)
-            if owner is not None and attr in INFINITY_NAMES:
+        """Visit ``node``, of type ``tp`` (the caller has it at hand: one ``type()`` call fewer per node).
+
+        Names and constants, most of a tree's leaves, come first and cost no more; attribute chains
+        (``self.config.hidden_size``) are followed in a loop, not by a call per link.
+        """
+        if tp is ast.Name:
+            if frame.kind == "function" and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                frame.bind(node.id, None)  # type: ignore[attr-defined]
+            return
+        if tp is ast.Constant:
+            if owner is not None and _huge(node.value):  # type: ignore[attr-defined]
                 self.huge_owners[owner[0]] = None
-            if self.methods and (attr == "dtype" or attr == "compute_dtype"):  # what MethodFacts records
-                for sink, self_name, in_init in self.methods:
-                    sink.see(node, self_name, in_init)
+            return
+        if tp is ast.Attribute:  # the most frequent node type; its one child is ``value``
+            while True:
+                attr, value = node.attr, node.value  # type: ignore[attr-defined]
+                tv = type(value)
+                if attr == "dtype" and tv is ast.Name:
+                    frame.dtype_heads.add(value.id)
+                if owner is not None and attr in INFINITY_NAMES:
+                    self.huge_owners[owner[0]] = None
+                if self.methods and (attr == "dtype" or attr == "compute_dtype"):  # what MethodFacts records
+                    for sink, self_name, in_init in self.methods:
+                        sink.see(node, self_name, in_init)
+                if tv is not ast.Attribute:
+                    break
+                node = value
             if tv is not ast.Name:  # a name here is read, never bound
-                self._child(value, tv, frame, owner, classes)
+                self.visit(value, tv, frame, owner, classes)
             return
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
             if type(func) is ast.Attribute and func.attr == "attend":
                 self.attend_receivers.append((func.value, frame))
             self.calls.append(_RawCall(node, frame, owner, self.member))  # type: ignore[arg-type]
-            self._child(func, type(func), frame, owner, classes)
+            self.visit(func, type(func), frame, owner, classes)
             for arg in node.args:  # type: ignore[attr-defined]
-                self._child(arg, type(arg), frame, owner, classes)
+                self.visit(arg, type(arg), frame, owner, classes)
             for keyword in node.keywords:  # type: ignore[attr-defined]
                 value = keyword.value
-                self._child(value, type(value), frame, owner, classes)
-            return
-        if tp is ast.Constant or tp is ast.Name:
-            self._child(node, tp, frame, owner, classes)
+                self.visit(value, type(value), frame, owner, classes)
             return
         if self.methods and (tp is ast.Assign or tp is ast.AnnAssign):
             for sink, self_name, in_init in self.methods:
@@ -342,7 +378,8 @@ class _Walker:
             targets = node.targets  # type: ignore[attr-defined]
             if len(targets) == 1 and type(targets[0]) is ast.Name and frame.kind in ("function", "class"):
                 frame.bind(targets[0].id, node.value)  # type: ignore[attr-defined]
-                self.visit(node.value, frame, owner, classes)  # type: ignore[attr-defined]
+                value = node.value  # type: ignore[attr-defined]
+                self.visit(value, type(value), frame, owner, classes)
                 return
         elif tp is ast.ClassDef:
             self._class(node, frame, owner, classes)  # type: ignore[arg-type]
@@ -358,38 +395,20 @@ class _Walker:
         # The most frequent of the other types, without a list of children (same order as children()).
         elif tp is ast.Subscript:
             value, index = node.value, node.slice  # type: ignore[attr-defined]
-            self._child(value, type(value), frame, owner, classes)
-            self._child(index, type(index), frame, owner, classes)
+            self.visit(value, type(value), frame, owner, classes)
+            self.visit(index, type(index), frame, owner, classes)
             return
         elif tp is ast.Tuple or tp is ast.List:
             for item in node.elts:  # type: ignore[attr-defined]
-                self._child(item, type(item), frame, owner, classes)
+                self.visit(item, type(item), frame, owner, classes)
             return
         elif tp is ast.Return or tp is ast.Expr:
             value = node.value  # type: ignore[attr-defined]
             if value is not None:
-                self._child(value, type(value), frame, owner, classes)
+                self.visit(value, type(value), frame, owner, classes)
             return
         for child in children(node):
-            self._child(child, type(child), frame, owner, classes)
-
-    def _child(
-        self,
-        node: ast.AST,
-        tp: type,
-        frame: _Frame,
-        owner: tuple[str, str | None] | None,
-        classes: tuple[str, ...],
-    ) -> None:
-        """Visit ``node`` (of type ``tp``): names and constants, most of a tree's leaves, cost no more."""
-        if tp is ast.Name:
-            if frame.kind == "function" and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                frame.bind(node.id, None)  # type: ignore[attr-defined]
-        elif tp is ast.Constant:
-            if owner is not None and _huge(node.value):  # type: ignore[attr-defined]
-                self.huge_owners[owner[0]] = None
-        else:
-            self.visit(node, frame, owner, classes)
+            self.visit(child, type(child), frame, owner, classes)
 
     def _class(
         self,
@@ -399,7 +418,7 @@ class _Walker:
         classes: tuple[str, ...],
     ) -> None:
         for child in (*node.decorator_list, *node.bases, *node.keywords):
-            self.visit(child, frame, owner, classes)
+            self.visit(child, type(child), frame, owner, classes)
         if frame.kind == "function":
             frame.bind(node.name, None)
         # Methods see the class body's aliases here (Python would not): more suspects, never fewer.
@@ -413,7 +432,7 @@ class _Walker:
             self_name = method_self(stmt) if sink is not None else None
             if self_name is not None:
                 self.methods.append((sink, self_name, stmt.name == "__init__"))  # type: ignore[arg-type, attr-defined]
-            self.visit(stmt, body, None, (*classes, node.name))
+            self.visit(stmt, type(stmt), body, None, (*classes, node.name))
             if self_name is not None:
                 self.methods.pop()
         if top:
@@ -439,25 +458,25 @@ class _Walker:
                 scope.bind(arg.arg, None)
         # Decorators, defaults and annotations are visited in the function's scope, as the analysis does.
         for child in getattr(node, "decorator_list", ()):
-            self.visit(child, scope, owner, classes)
+            self.visit(child, type(child), scope, owner, classes)
         # ``args`` as the generic walk would visit it (field order), without a visit per parameter.
         for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs):
             if arg is not None and arg.annotation is not None:
-                self._child(arg.annotation, type(arg.annotation), scope, owner, classes)
+                self.visit(arg.annotation, type(arg.annotation), scope, owner, classes)
         for default in args.kw_defaults:
             if default is not None:
-                self._child(default, type(default), scope, owner, classes)
+                self.visit(default, type(default), scope, owner, classes)
         if args.kwarg is not None and args.kwarg.annotation is not None:
-            self._child(args.kwarg.annotation, type(args.kwarg.annotation), scope, owner, classes)
+            self.visit(args.kwarg.annotation, type(args.kwarg.annotation), scope, owner, classes)
         for default in args.defaults:
-            self._child(default, type(default), scope, owner, classes)
+            self.visit(default, type(default), scope, owner, classes)
         if is_lambda:
-            self.visit(node.body, scope, owner, classes)  # type: ignore[arg-type]
+            self.visit(node.body, type(node.body), scope, owner, classes)  # type: ignore[arg-type]
             return
         if node.returns is not None:  # type: ignore[union-attr]
-            self.visit(node.returns, scope, owner, classes)  # type: ignore[union-attr]
+            self.visit(node.returns, type(node.returns), scope, owner, classes)  # type: ignore[union-attr]
         for stmt in node.body:  # type: ignore[union-attr]
-            self.visit(stmt, scope, owner, classes)
+            self.visit(stmt, type(stmt), scope, owner, classes)
 
     def sketches(self) -> tuple[CallSketch, ...]:
         """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
@@ -553,8 +572,15 @@ def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
     """The call as the gate sees it; None when no rule could judge it (no callee, not ``self.param``)."""
     node, frame = raw.node, raw.frame
     owner, self_name = raw.owner or (None, None)
-    callee = frame.resolve(node.func)
-    self_param = bool(self_name) and dotted_name(node.func) == f"{self_name}.param"
+    func = node.func
+    callee = frame.resolve(func)
+    self_param = (  # ``<self>.param``
+        type(func) is ast.Attribute
+        and func.attr == "param"
+        and type(func.value) is ast.Name
+        and func.value.id == self_name
+        and bool(self_name)
+    )
     if not callee and not self_param:
         return None
     keywords, positional, starred = _arguments(node)
@@ -579,35 +605,31 @@ def _call_sketch(raw: _RawCall, source: _Source) -> CallSketch | None:
             qualified = frame.resolve(array.func)
             index = ARRAY_DTYPE_INDEX.get(qualified, 2) if isinstance(qualified, str) else 2
             stored = _stored(array, index, frame)
-    return CallSketch(
-        callee=callee or None,
-        keywords=keywords,
-        positional=positional,
-        starred=starred,
-        param_value=param_value,
-        first=first,
-        owner=owner,
-        self_param=self_param,
-        stored=stored,
-        member=raw.member,
-        config_dtype=owner is not None and _reads_config_dtype(frame),
-        logits=self_param and _logits_param(node, source),
+    return CallSketch(  # positionally: the field order
+        callee or None,
+        keywords,
+        positional,
+        starred,
+        param_value,
+        first,
+        owner,
+        self_param,
+        stored,
+        raw.member,
+        owner is not None and frame.reads_config_dtype(),
+        self_param and _logits_param(node, source),
     )
 
 
-def _reads_config_dtype(frame: _Frame) -> bool:
-    """Does this function, or one around it, read ``cfg.dtype`` off a config (a parameter or a local
-    named like one, or a local taken from ``<...>.config``)? A superset of the analysis's test."""
-    scope: _Frame | None = frame
-    while scope is not None and scope.kind in ("function", "lambda"):
-        for head in scope.dtype_heads:
-            if head in CONFIG_NAMES:
-                return True
-            for how in scope.events.get(head, ()):
-                name = dotted_name(how) if isinstance(how, ast.expr) else None
-                if name is not None and name.split(".")[-1] in CONFIG_NAMES:
-                    return True
-        scope = scope.parent
+def _config_head(frame: _Frame, head: str) -> bool:
+    """``head`` (of a ``head.dtype`` read in ``frame``) is a config: named like one, or bound in ``frame``
+    to something whose last part is named like one (``cfg = self.config``)."""
+    if head in CONFIG_NAMES:
+        return True
+    for how in frame.events.get(head, ()):
+        name = dotted_name(how) if isinstance(how, ast.expr) else None
+        if name is not None and name.split(".")[-1] in CONFIG_NAMES:
+            return True
     return False
 
 
@@ -665,7 +687,7 @@ def sketch(
         decorators = getattr(stmt, "decorator_list", ())
         start = min([stmt.lineno, *(d.lineno for d in decorators)])
         walker = _Walker(module_name, facts or {}, class_names, source, stored)
-        walker.visit(stmt, module, None, ())
+        walker.visit(stmt, type(stmt), module, None, ())
         for receiver, frame in walker.attend_receivers:
             attended |= _attended_names(receiver, frame)
         tp = type(stmt)
