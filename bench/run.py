@@ -1,11 +1,13 @@
 """Speed benchmark of ``flaxprec check`` against ruff on ~100 kLOC of published Flax code (issue 6).
 
-``.venv/bin/python bench/run.py [--repeat N] [--keep] [--ref COMMIT]``: the pinned corpus (transformers
-4.46.3 Flax files, flax 0.8.5's package) comes through tests/corpus.py and is copied to a temporary folder
-where each command runs as a subprocess N times, in rounds (each command once per round: the machine's
-speed drifts, and rows compared with each other then share its conditions). ``--ref`` benchmarks a git
-commit's src/ and rules/; without it the working tree is used, and the run is declared invalid if
-flaxprec's files change meanwhile.
+``.venv/bin/python bench/run.py [--repeat N] [--keep] [--ref COMMIT] [--versus COMMIT]``: the pinned
+corpus (transformers 4.46.3 Flax files, flax 0.8.5's package) comes through tests/corpus.py and is copied
+to a temporary folder where each command runs as a subprocess N times, in rounds (each command once per
+round: the machine's speed drifts, and rows compared with each other then share its conditions). ``--ref``
+benchmarks a git commit's src/ and rules/; without it the working tree is used, and the run is declared
+invalid if flaxprec's files change meanwhile. ``--versus`` times another commit's cold runs in the same
+rounds: two versions measured in separate runs of this script compare the machine's phases as much as
+the code (one run of the same commit, slow phase against fast, read x1.44 and x1.61 of ruff).
 
 Reading the table: median/min/max are wall seconds over the N runs (parse floors: the parsing loop
 alone); ``x ruff`` = median / ruff's median (the verdicts against ruff use the median of the per-round
@@ -37,7 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-FLAXPREC, RUFF, PYTHON = str(BIN / "flaxprec"), str(BIN / "ruff"), sys.executable
+RUFF, PYTHON = str(BIN / "ruff"), sys.executable
+# ``python -m flaxprec`` rather than the console script: a ``--ref`` snapshot then runs through its own entry
+# point, whatever the installed script names (the same instruction count as the script, to 1 in 170).
+FLAXPREC = [PYTHON, "-m", "flaxprec"]
 NEW_FLAGS = ("--no-cache", "--cache-dir", "--jobs")  # issue 6 adds them; rows without them still run
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 SERIAL = ["--no-cache", "--jobs", "1"]
@@ -157,6 +162,15 @@ def source_digest() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
 
 
+def snapshot(ref: str, dest: Path) -> Path:
+    """``ref``'s src/ and rules/ unpacked under ``dest``, compiled (as an install would be); its src/."""
+    archive = dest.with_suffix(".tar")
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), ref, "src", "rules"], check=True)
+    shutil.unpack_archive(archive, dest)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(dest / "src")], check=True)
+    return dest / "src"
+
+
 def findings(stdout: str) -> list[dict]:
     """JSON findings sorted by (filename, row, column, code); the whole record breaks ties."""
 
@@ -171,18 +185,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per command (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--ref", help="benchmark this git commit of src/ and rules/, not the working tree")
+    parser.add_argument(
+        "--versus", help="also time this git commit's cold runs in the same rounds, and compare (paired)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="flaxprec-bench-"))
     if args.ref:  # a snapshot nobody edits meanwhile, imported first through PYTHONPATH
-        git = ["git", "-C", str(ROOT), "archive", "-o", str(tmp / "src.tar"), args.ref, "src", "rules"]
-        subprocess.run(git, check=True)
-        shutil.unpack_archive(tmp / "src.tar", tmp / "snapshot")
-        os.environ["PYTHONPATH"] = str(tmp / "snapshot" / "src")
+        os.environ["PYTHONPATH"] = str(snapshot(args.ref, tmp / "snapshot"))
     # Bytecode as an installed package has it (pip compiles on install): with PYTHONDONTWRITEBYTECODE set,
     # as on some machines, every run would otherwise recompile flaxprec's sources (~50 ms).
-    package = tmp / "snapshot" / "src" if args.ref else ROOT / "src"
-    subprocess.run([PYTHON, "-m", "compileall", "-q", str(package)], check=True)
-    help_text = subprocess.run([FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
+    if not args.ref:
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    help_text = subprocess.run([*FLAXPREC, "check", "--help"], capture_output=True, text=True).stdout
     available = {flag for flag in NEW_FLAGS if flag in help_text}
     digest = None if args.ref else source_digest()
     print(f"flaxprec: {f'git {args.ref}' if args.ref else 'working tree'}; flags: {sorted(available)}")
@@ -202,7 +216,7 @@ def main() -> int:
 
     def command(options: list[str], path: str) -> tuple[list[str], list[str]]:
         """``flaxprec check`` with ``options``, less the new flags this flaxprec lacks (also returned)."""
-        cmd, missing, i = [FLAXPREC, "check"], [], 0
+        cmd, missing, i = [*FLAXPREC, "check"], [], 0
         while i < len(options):
             takes = options[i] in ("--cache-dir", "--jobs")
             if options[i] in NEW_FLAGS and options[i] not in available:
@@ -247,7 +261,14 @@ def main() -> int:
     imports = plain('python -c "import libcst, click"', [PYTHON, "-c", "import libcst, click"], "floor")
     one = flaxprec(f"one file, cold: {Path(ONE_FILE).name}", ["--no-cache"], f"corpus/{ONE_FILE}")
     run_once(warm.cmd, tmp)  # fills the cache the warm runs read
-    round_robin([ruff, cold_serial, cold, warm, double, imports, one])
+    versus: list[Row] = []
+    if args.versus:  # the other commit's cold runs, through ``env`` (one exec more, ~1 ms) for its PYTHONPATH
+        other = ["env", f"PYTHONPATH={snapshot(args.versus, tmp / 'versus')}"]
+        versus = [
+            Row(f"{args.versus} cold serial (-j 1)", [], cmd=[*other, *command(serial, "corpus")[0]]),
+            Row(f"{args.versus} cold parallel", [], cmd=[*other, *command(cold_options, "corpus")[0]]),
+        ]
+    round_robin([ruff, cold_serial, cold, warm, double, imports, one, *versus])
     base = ruff.median
 
     def paired(row: Row, to: Row = ruff) -> float:
@@ -261,7 +282,9 @@ def main() -> int:
     double.target, double.passed = f"twice/once x{ratio:.2f} <= x{allowed:.2f}", ratio <= allowed
     one.target = f"<= 1.5x import (paired x{paired(one, imports):.2f})"
     one.passed = paired(one, imports) <= 1.5
-    rows = [ruff, cold_serial, cold, warm, double, one, imports, floor("ast.parse floor", "ast")]
+    for row, mine in zip(versus, (cold_serial, cold), strict=False):
+        row.target = f"this tree x{paired(mine, row):.2f} of it"
+    rows = [ruff, cold_serial, cold, *versus, warm, double, one, imports, floor("ast.parse floor", "ast")]
     rows.append(floor("libcst.parse_module floor", "libcst"))
 
     print(f"\nruns per command: {args.repeat}; {os.cpu_count()} cores; times in seconds\n")
