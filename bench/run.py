@@ -9,6 +9,10 @@ invalid if flaxprec's files change meanwhile. ``--versus`` times another commit'
 rounds: two versions measured in separate runs of this script compare the machine's phases as much as
 the code (one run of the same commit, slow phase against fast, read x1.44 and x1.61 of ruff).
 
+The design floor row (bench/design_floor.py) times what any implementation of flaxprec's design must do
+(Python and click, ``ast`` parsing and one Python pass over every node, libcst's import and its parse of
+the slices that hold findings), spread over the cores as ``flaxprec check`` spreads it.
+
 Reading the table: median/min/max are wall seconds over the N runs (parse floors: the parsing loop
 alone); ``x ruff`` = median / ruff's median (the verdicts against ruff use the median of the per-round
 ratios, "paired"); ``peak MB`` = the largest process's ``ru_maxrss`` (via GNU
@@ -259,6 +263,9 @@ def main() -> int:
     warm = flaxprec("flaxprec warm (cache hit)", warm_options, "corpus")
     double = flaxprec("flaxprec cold serial, corpus twice", serial, "twice")
     imports = plain('python -c "import libcst, click"', [PYTHON, "-c", "import libcst, click"], "floor")
+    design = [str(ROOT / "bench" / "design_floor.py"), str(tmp / "files.txt"), str(tmp / "slices")]
+    subprocess.run([PYTHON, design[0], "--write-slices", *design[1:]], check=True, stdout=subprocess.DEVNULL)
+    design_floor = plain("design floor (bench/design_floor.py)", [PYTHON, *design], "floor")
     one = flaxprec(f"one file, cold: {Path(ONE_FILE).name}", ["--no-cache"], f"corpus/{ONE_FILE}")
     run_once(warm.cmd, tmp)  # fills the cache the warm runs read
     versus: list[Row] = []
@@ -268,7 +275,7 @@ def main() -> int:
             Row(f"{args.versus} cold serial (-j 1)", [], cmd=[*other, *command(serial, "corpus")[0]]),
             Row(f"{args.versus} cold parallel", [], cmd=[*other, *command(cold_options, "corpus")[0]]),
         ]
-    round_robin([ruff, cold_serial, cold, warm, double, imports, one, *versus])
+    round_robin([ruff, cold_serial, cold, warm, double, imports, one, design_floor, *versus])
     base = ruff.median
 
     def paired(row: Row, to: Row = ruff) -> float:
@@ -284,7 +291,9 @@ def main() -> int:
     one.passed = paired(one, imports) <= 1.5
     for row, mine in zip(versus, (cold_serial, cold), strict=False):
         row.target = f"this tree x{paired(mine, row):.2f} of it"
-    rows = [ruff, cold_serial, cold, *versus, warm, double, one, imports, floor("ast.parse floor", "ast")]
+    design_floor.target = f"floor (paired x{paired(design_floor):.2f})"
+    rows = [ruff, cold_serial, cold, *versus, design_floor, warm, double, one, imports]
+    rows.append(floor("ast.parse floor", "ast"))
     rows.append(floor("libcst.parse_module floor", "libcst"))
 
     print(f"\nruns per command: {args.repeat}; {os.cpu_count()} cores; times in seconds\n")
