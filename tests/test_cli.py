@@ -56,6 +56,15 @@ def test_findings_exit_1_with_exact_lines(tree: Path) -> None:
     assert "Found 2 errors." in lines
 
 
+def test_an_upper_case_noqa_suppresses_as_ruff_s_does(tree: Path) -> None:
+    """``# NOQA`` is a directive too (ruff and flake8 read it in any case), in a file with no lower-case
+    "noqa" anywhere."""
+    line = "x = nn.Dense(4, param_dtype=jnp.bfloat16)(x)"
+    (tree / "pkg" / "upper.py").write_text(FAULTY.replace(line, line + "  # NOQA: FLX001, FLX002"))
+    assert run("check", "pkg/upper.py").exit_code == 0
+    assert run("check", "--no-cache", "pkg/upper.py").exit_code == 0
+
+
 def test_clean_exit_0_and_exit_zero(tree: Path) -> None:
     assert run("check", "pkg/clean.py").exit_code == 0
     assert run("check", "pkg", "--exit-zero").exit_code == 0

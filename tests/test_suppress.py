@@ -487,3 +487,56 @@ def test_unused_noqa_fixes_keep_the_code_and_converge(
     kept_after, unused_after = apply_noqa(diagnostics, parse_noqa(fixed, "m.py"))
     assert kept_after == kept
     assert unused_after == []
+
+
+# Top-level statements that hold, hide or fake directives: in strings that span lines, in brackets, after a
+# backslash, in f-strings, in decorated and nested code, and as file-level and upper-case forms.
+NOQA_PIECES = [
+    "x = f(1)  # noqa: FLX001\n",
+    "y = 2  # NOQA:flx002\n",
+    's = """\n# noqa: FLX001\nnot a comment  # noqa\n"""  # noqa: FLX003\n',
+    "z = [\n    1,  # noqa: FLX004\n    2,\n]\n",
+    "w = 1 + \\\n    2  # noqa\n",
+    "t = f'{1}  # noqa'  # Noqa: FLX005\n",
+    "@decorator  # noqa: FLX006\nclass A:\n    def f(self):\n        return '# noqa'  # noqa: FLX001\n",
+    "# flaxprec: noqa: FLX007\n",
+    "# just a comment\n\n",
+    "u = '''a\nb'''\n",
+    "if x:\n    v = 1  # noqa\nelse:\n    v = '''\n    # noqa\n'''\n",
+]
+
+
+def _statement_starts(source: str) -> list[int]:
+    """As the gate's sketch gives them: each top-level statement's first row, decorators included."""
+    return [
+        min([s.lineno, *(d.lineno for d in getattr(s, "decorator_list", ()))]) for s in ast.parse(source).body
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(NOQA_PIECES), min_size=1, max_size=8))
+def test_directives_from_statement_windows_are_the_whole_file_s(pieces: list[str]) -> None:
+    """Tokenizing from the top-level statements before the lines that mention noqa finds what tokenizing
+    the whole file finds (rows, codes, columns, file-level directives)."""
+    source = "".join(pieces)
+    whole = parse_noqa(source, "m.py")
+    windowed = parse_noqa(source, "m.py", _statement_starts(source))
+    assert windowed.directives == whole.directives
+    assert windowed.file_directives == whole.file_directives
+    assert windowed.no_comment_rows == frozenset()
+
+
+def test_directives_from_statement_windows_in_published_code() -> None:
+    """The same on the files of the pinned releases that mention noqa (four: they keep Flax files only)."""
+    from corpus import ARCHIVES, corpus
+    from flaxprec.suppress import mentions_noqa
+
+    paths = [p for release in sorted(ARCHIVES) for p in sorted(corpus(release).rglob("*.py"))]
+    files = [p for p in paths if mentions_noqa(p.read_text())]
+    assert len(files) >= 4
+    for path in files:
+        source = path.read_text()
+        whole = parse_noqa(source, path.name)
+        windowed = parse_noqa(source, path.name, _statement_starts(source))
+        assert whole.directives
+        assert (windowed.directives, windowed.file_directives) == (whole.directives, whole.file_directives)

@@ -238,7 +238,7 @@ class Checker:
         must not use it). Findings are the same either way; tests/test_gate.py holds the gate to that.
         """
         from flaxprec.gate import plan, slice_source
-        from flaxprec.suppress import apply_noqa, parse_noqa
+        from flaxprec.suppress import apply_noqa, mentions_noqa, parse_noqa
 
         if unit.error is not None:
             return None, self.selected_errors([unit.error])
@@ -265,9 +265,13 @@ class Checker:
             return rule is not None and self.select(rule, unit.filename)
 
         # Directives matter when they may suppress a finding, or be reported unused (FLX901): tokenizing a
-        # file for its comments costs more than analysing its suspect statements.
-        if "noqa" in unit.text and (found or enabled("FLX901")):
-            kept, unused = apply_noqa(found, parse_noqa(unit.text, unit.filename), is_enabled=enabled)
+        # file for its comments costs more than analysing its suspect statements, so only the top-level
+        # statements up to the lines that mention "noqa" are tokenized when the sketch tells where they start.
+        if (found or enabled("FLX901")) and mentions_noqa(unit.text):
+            sketch = unit.gate_sketch() if sliced else None
+            starts = [statement.start for statement in sketch] if sketch is not None else None
+            noqa = parse_noqa(unit.text, unit.filename, starts)
+            kept, unused = apply_noqa(found, noqa, is_enabled=enabled)
             found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
 

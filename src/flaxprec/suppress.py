@@ -12,6 +12,7 @@ not a comment, and a comment cannot be appended to a line that ends inside a mul
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import tokenize
@@ -28,6 +29,7 @@ __all__ = [
     "add_noqa",
     "apply_noqa",
     "apply_text_edits",
+    "mentions_noqa",
     "noqa_row",
     "parse_noqa",
     "split_lines",
@@ -45,6 +47,7 @@ _FILE_NOQA_RE = re.compile(
     rf"#\s*flaxprec\s*:\s*noqa(?![^\s:])(?:\s*:\s*(?P<codes>{_CODES}))?", re.IGNORECASE
 )
 _CODE_SPLIT_RE = re.compile(r"[\s,]+")
+_MENTION_RE = re.compile("noqa", re.IGNORECASE)  # what every directive holds, in any case (upper too)
 # Codes of this tool; other codes in a shared directive (E501 next to FLX001) belong to other linters.
 _OWN_CODE_RE = re.compile(r"FLX[0-9]+\Z")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -105,6 +108,11 @@ def split_lines(text: str) -> list[str]:
     return _LINE_RE.findall(text)
 
 
+def mentions_noqa(text: str) -> bool:
+    """Could ``text`` hold a directive? (Without "noqa" in some case, it holds none: nothing to tokenize.)"""
+    return _MENTION_RE.search(text) is not None
+
+
 def _body(line: str) -> str:
     return line.rstrip("\r\n")
 
@@ -128,56 +136,75 @@ def _tokens(lines: list[str]) -> Iterator[tokenize.TokenInfo]:
         return
 
 
-def parse_noqa(source_text: str, filename: str = "-") -> NoqaIndex:
-    """Find every ``# noqa`` and ``# flaxprec: noqa`` comment of ``source_text``."""
+def parse_noqa(source_text: str, filename: str = "-", starts: Sequence[int] | None = None) -> NoqaIndex:
+    """Find every ``# noqa`` and ``# flaxprec: noqa`` comment of ``source_text``.
+
+    ``starts``: rows where a top-level statement begins, where tokenizing can start afresh (no string or
+    bracket is open there). With them, only the stretches from such a row to a row that mentions ``noqa``
+    are tokenized: the directives are the same, for a fraction of the time on a large file, but
+    ``no_comment_rows`` stays empty (``--add-noqa`` reads it, and passes no ``starts``).
+    """
     lines = split_lines(source_text)
     bom = 1 if source_text.startswith("\ufeff") else 0
     token_lines = [lines[0][bom:], *lines[1:]] if lines else []
     index = NoqaIndex(filename=filename, lines=lines)
     no_comment: set[int] = set()
     comment_rows: set[int] = set()
-    for tok in _tokens(token_lines):
-        (srow, scol), (erow, _ecol) = tok.start, tok.end
-        if erow > srow and tok.type not in (tokenize.NL, tokenize.NEWLINE):
-            no_comment.update(range(srow, erow))
-        if tok.type != tokenize.COMMENT:
-            continue
-        comment_rows.add(srow)
-        col = scol + (bom if srow == 1 else 0)
-        line = _body(lines[srow - 1])
-        own_line = not line[:col].strip(" \t\f\ufeff")
-        file_match = _FILE_NOQA_RE.match(tok.string)
-        if file_match and own_line:
-            codes = _parse_codes(file_match.group("codes"))
-            index.file_directives.append(
-                NoqaDirective(
-                    srow,
-                    frozenset(codes) if codes else None,
-                    col,
-                    col + file_match.end(),
-                    col,
-                    codes,
-                    line,
-                )
-            )
-        # After a file-level directive, the same comment may still hold a line one (``--add-noqa`` appends).
-        match = _NOQA_RE.search(tok.string, file_match.end() if file_match else 0)
-        if match:
-            codes = _parse_codes(match.group("codes"))
-            index.directives[srow] = NoqaDirective(
-                row=srow,
-                codes=frozenset(codes) if codes else None,
-                start_col=col + match.start(),
-                end_col=col + match.end(),
-                comment_col=col,
-                raw_codes=codes,
-                line=line,
-            )
-    for row, line in enumerate(lines, start=1):
-        if _body(line).endswith("\\") and row not in comment_rows:
-            no_comment.add(row)
-    index.no_comment_rows = frozenset(no_comment)
+    windows = [(1, len(token_lines))] if starts is None else _windows(lines, starts)
+    for first, last in windows:
+        for tok in _tokens(token_lines[first - 1 : last]):
+            (srow, scol), (erow, _ecol) = tok.start, tok.end
+            srow, erow = srow + first - 1, erow + first - 1
+            if erow > srow and tok.type not in (tokenize.NL, tokenize.NEWLINE):
+                no_comment.update(range(srow, erow))
+            if tok.type == tokenize.COMMENT:
+                comment_rows.add(srow)
+                _directive(index, tok.string, srow, scol + (bom if srow == 1 else 0), lines[srow - 1])
+    if starts is None:
+        for row, line in enumerate(lines, start=1):
+            if _body(line).endswith("\\") and row not in comment_rows:
+                no_comment.add(row)
+        index.no_comment_rows = frozenset(no_comment)
     return index
+
+
+def _windows(lines: list[str], starts: Sequence[int]) -> list[tuple[int, int]]:
+    """(first, last) rows to tokenize: from the statement start at or before each row that mentions
+    ``noqa`` (any case) to the last such row after that start."""
+    ordered = sorted(set(starts))
+    windows: dict[int, int] = {}
+    for row, line in enumerate(lines, start=1):
+        if mentions_noqa(line):
+            at = bisect.bisect_right(ordered, row) - 1
+            windows[ordered[at] if at >= 0 else 1] = row
+    return sorted(windows.items())
+
+
+def _directive(index: NoqaIndex, comment: str, row: int, col: int, line: str) -> None:
+    """Record the directives of one comment (``col``: its column in the line, a BOM counted)."""
+    line = _body(line)
+    own_line = not line[:col].strip(" \t\f\ufeff")
+    file_match = _FILE_NOQA_RE.match(comment)
+    if file_match and own_line:
+        codes = _parse_codes(file_match.group("codes"))
+        index.file_directives.append(
+            NoqaDirective(
+                row, frozenset(codes) if codes else None, col, col + file_match.end(), col, codes, line
+            )
+        )
+    # After a file-level directive, the same comment may still hold a line one (``--add-noqa`` appends).
+    match = _NOQA_RE.search(comment, file_match.end() if file_match else 0)
+    if match:
+        codes = _parse_codes(match.group("codes"))
+        index.directives[row] = NoqaDirective(
+            row=row,
+            codes=frozenset(codes) if codes else None,
+            start_col=col + match.start(),
+            end_col=col + match.end(),
+            comment_col=col,
+            raw_codes=codes,
+            line=line,
+        )
 
 
 def _rows(diagnostic: Diagnostic) -> list[int]:
