@@ -74,6 +74,15 @@ SNIPPETS = (
     'w = self.param("w", init, (4,){dtype})\n{i}x = other.promote_dtype(x, w)[0] * x',
     'w = self.param("w", init, (4,){dtype})\n{i}x = x * promote_dtype(w)[0] + w',
     'w = self.param("w", init, (4,){dtype})\n{i}a, *w = promote_dtype(x, w)\n{i}x = x * w',
+    # Attributes on ``self`` carry values between methods (and into same-file subclasses): a parameter
+    # stored in one method and combined in another, activations stored, mask constants meeting either.
+    'self.w = self.param("w", init, (4,){dtype})',
+    "x = x * self.w",
+    "self.s = x",
+    "x = jnp.where(x > 0, self.s, -1e9)",
+    "x = x + self.s * self.w",
+    "self.w = nnx.Param(jnp.ones((4,){dtype}))",
+    "x = self.w.value * x",
     # Tied embeddings: built, looked up (cast or not) and attended in different methods and classes.
     "self.emb = nn.Embed(4, 4{dtype})",
     "x = self.emb(x)",
@@ -111,7 +120,8 @@ def gate_module_source(draw: st.DrawFn) -> str:
     ]
     for number in range(draw(st.integers(1, 3))):
         fields = draw(st.sampled_from(["", "    dtype: str = 'bfloat16'\n", "    config: object = None\n"]))
-        lines += ["", "", f"class M{number}(nn.Module):", fields.rstrip("\n") or '    """Doc."""']
+        base = draw(st.sampled_from(["nn.Module", *(f"M{n}" for n in range(number))]))
+        lines += ["", "", f"class M{number}({base}):", fields.rstrip("\n") or '    """Doc."""']
         for method in range(draw(st.integers(1, 3))):
             lines += ["", f"    def m{method}(self, x, init, key, config=None):"]
             for _ in range(draw(st.integers(1, 3))):
@@ -184,6 +194,51 @@ def param_flow_source(draw: st.DrawFn) -> str:
             if wrapper == "def g():":
                 body.append("x = g()")
     return layer_source("\n".join([*body, "return x"]))
+
+
+# Values that methods pass to each other through ``self`` (the analysis's only channel between them):
+# parameters, activations and float32 constants stored in one method and combined, masked or cast in
+# another, so that the gate's choice of a suspect class's members (flaxprec.gate.plan) is put to the test.
+ATTR_STATEMENTS = (
+    'self.w = self.param("w", init, (4,){dtype})',
+    "self.w = nnx.Param(jnp.ones((4,){dtype}))",
+    "self.s = x",
+    "self.s = jnp.zeros((4,))",
+    "self.s = self.w",
+    "x = x * self.w",
+    "x = self.w.value * x",
+    "x = jnp.where(x > 0, self.s, -1e9)",
+    "x = x + self.s * 2",
+    "x = x * self.s",
+    "x = x - 1e9",
+    "y = self.m0(x)",
+    'w = self.param("v", init, (4,){dtype})\n        x = x * w',
+    "pass",
+)
+
+
+@st.composite
+def attr_flow_source(draw: st.DrawFn) -> str:
+    """Module classes (some inheriting from the one before) whose methods store and read ``self`` values."""
+    lines = [HEADER.rstrip("\n"), "from flax import nnx"]
+    for number in range(draw(st.integers(1, 2))):
+        base = draw(st.sampled_from(["nn.Module", *(f"M{n}" for n in range(number))]))
+        lines += ["", "", f"class M{number}({base}):", "    dtype: str = 'bfloat16'"]
+        for method in range(draw(st.integers(2, 4))):
+            lines += ["", f"    def m{method}(self, x, init):"]
+            for _ in range(draw(st.integers(1, 3))):
+                statement = draw(st.sampled_from(ATTR_STATEMENTS))
+                lines.append(
+                    "        " + statement.format(dtype=draw(st.sampled_from(("", ", jnp.float32"))))
+                )
+            lines.append("        return x")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(attr_flow_source())
+def test_generated_attribute_flows(source: str) -> None:
+    _same_both_ways(Checker(), [Unit("generated.py", source, "generated")])
 
 
 def layer_source(body: str) -> str:
@@ -722,3 +777,89 @@ def test_a_slice_keeps_the_imports_and_stubs_it_mentions() -> None:
     found = checker.diagnose(unit, index, sliced=True)[1]
     assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 26, 16)]
     assert _key(found) == _key(checker.diagnose(unit, index)[1])
+
+
+ATTRIBUTE_CASES = {
+    # setup stores a float32 constant that __call__ masks with: no finding, and setup must stay for that.
+    "huge": (
+        """
+        class M(nn.Module):
+            dtype: str = "bfloat16"
+
+            def setup(self):
+                self.s = jnp.zeros((4,))
+
+            def helper(self, x):
+                return x * 2
+
+            def __call__(self, x):
+                return jnp.where(x > 0, self.s, -1e9)
+        """,
+        frozenset({"huge-constants"}),
+        {"M": ["setup", "__call__"]},
+        [],
+    ),
+    # A parameter stored in setup and combined in __call__; the helper computes nothing from self.
+    "params": (
+        """
+        class M(nn.Module):
+            dtype: str = "bfloat16"
+
+            def setup(self):
+                self.w = self.param("w", nn.initializers.ones, (4,))
+
+            def helper(self, x):
+                return x * 2
+
+            def __call__(self, x):
+                return x * self.w
+        """,
+        frozenset({"params"}),
+        {"M": ["setup", "__call__"]},
+        ["FLX007"],
+    ),
+    # The subclass reads what its base stored last (a float32 constant): the base comes along.
+    "base": (
+        """
+        class Base(nn.Module):
+            dtype: str = "bfloat16"
+
+            def m0(self, x):
+                self.s = x
+                return x
+
+            def m1(self, x):
+                self.s = jnp.zeros((4,))
+                return x
+
+            def helper(self, x):
+                return x * 2
+
+
+        class Sub(Base):
+            def __call__(self, x):
+                return jnp.where(x > 0, self.s, -1e9)
+        """,
+        frozenset({"huge-constants"}),
+        {"Base": ["m0", "m1"], "Sub": ["__call__"]},
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ATTRIBUTE_CASES))
+def test_a_suspect_class_keeps_the_members_that_pass_values_through_self(case: str) -> None:
+    """FLX007 and FLX106 judge a class from the members creating its parameters or holding its constants,
+    those binding or reading values on ``self``, and its bases in the file; the other members are stubs."""
+    source, gates, kept, found = ATTRIBUTE_CASES[case]
+    source = HEADER + textwrap.dedent(source)
+    checker = Checker()
+    unit = Unit("case.py", source, "case")
+    index = checker.index_units([unit])
+    assert unit.sketch is not None
+    chosen = plan(unit.sketch, index, gates)
+    members = {
+        unit.sketch[i].name: [unit.sketch[i].members[m].name for m in sorted(chosen[i] or ())] for i in chosen
+    }
+    assert members == kept
+    assert _whole_file_codes(source) == found

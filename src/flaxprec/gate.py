@@ -19,15 +19,14 @@ and the real corpus check that it never clears a statement the full analysis fla
 from __future__ import annotations
 
 import ast
-import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from flaxprec.ast_walk import children, walk
 from flaxprec.dtypes import logits_parameter
-from flaxprec.gate_params import promoted_params, stored_attributes
+from flaxprec.gate_params import promoted_params
 from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
 from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
@@ -108,6 +107,12 @@ class StatementSketch(NamedTuple):
     # Mentions (as a word of its text) a name whose ``.attend`` is called in this file: it may build that
     # tied embedding or look it up, which the finding on the embedding depends on (FLX001).
     tied: bool = False
+    # Of a class's members: those that bind an attribute on ``self``, or read one that some statement of
+    # the file stores. What the others compute cannot hold a parameter or change what the kept methods see
+    # on ``self`` (the analysis's only channel between methods), so FLX007 and FLX106 judge the class from
+    # these, plus the members creating parameters (``calls``) or holding the mask constants.
+    attr_members: tuple[int, ...] = ()
+    huge_members: tuple[int, ...] = ()  # the members holding a constant of ``huge_owners``
 
 
 @dataclass(frozen=True)
@@ -308,17 +313,21 @@ class _Walker:
         facts: Mapping[int, MethodFacts],
         class_names: set[str],
         source: _Source,
-        stored: Callable[[], frozenset[str]],
+        attribute_stores: set[str],
     ) -> None:
         self.module_name = module_name
+        # Every ``X`` of an ``<anything>.X = ...`` of the file: complete once all its statements are walked.
+        self.attribute_stores = attribute_stores
         self.source = source
-        self.stored = stored  # the attribute names the file assigns to (flaxprec.gate_params)
         self.facts = facts
         self.class_names = class_names
         self.methods: list[tuple[MethodFacts, str, bool]] = []  # (sink, self name, is __init__) around
         self.calls: list[_RawCall] = []
         self.attend_receivers: list[tuple[ast.expr, _Frame]] = []  # ``X`` of ``X.attend(...)``
         self.huge_owners: dict[str, None] = {}  # insertion-ordered set
+        self.huge_members: set[int] = set()
+        self.attr_stores: set[int] = set()  # members binding ``<self>.X``
+        self.attr_reads: dict[int, set[str]] = {}  # member -> the X of the ``<self>.X`` it reads
         self.member = -1
 
     def visit(
@@ -341,8 +350,12 @@ class _Walker:
         if tp is ast.Constant:
             if owner is not None and _huge(node.value):  # type: ignore[attr-defined]
                 self.huge_owners[owner[0]] = None
+                self.huge_members.add(self.member)
             return
         if tp is ast.Attribute:  # the most frequent node type; its one child is ``value``
+            store = type(node.ctx) is ast.Store  # type: ignore[attr-defined]  # only a chain's outermost
+            if store:
+                self.attribute_stores.add(node.attr)  # type: ignore[attr-defined]
             while True:
                 attr, value = node.attr, node.value  # type: ignore[attr-defined]
                 tv = type(value)
@@ -350,14 +363,20 @@ class _Walker:
                     frame.dtype_heads.add(value.id)
                 if owner is not None and attr in INFINITY_NAMES:
                     self.huge_owners[owner[0]] = None
+                    self.huge_members.add(self.member)
                 if self.methods and (attr == "dtype" or attr == "compute_dtype"):  # what MethodFacts records
                     for sink, self_name, in_init in self.methods:
                         sink.see(node, self_name, in_init)
                 if tv is not ast.Attribute:
                     break
-                node = value
+                node, store = value, False
             if tv is not ast.Name:  # a name here is read, never bound
                 self.visit(value, tv, frame, owner, classes)
+            elif owner is not None and value.id == owner[1]:  # ``<self>.attr``
+                if store:
+                    self.attr_stores.add(self.member)
+                else:
+                    self.attr_reads.setdefault(self.member, set()).add(attr)
             return
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
@@ -481,7 +500,7 @@ class _Walker:
     def sketches(self) -> tuple[CallSketch, ...]:
         """The calls a rule could judge: a resolved callee, or ``self.param`` (most calls are neither)."""
         found = [(raw, call) for raw in self.calls if (call := _call_sketch(raw, self.source)) is not None]
-        promoted = _promoted([raw for raw, call in found if call.self_param], self.stored)
+        promoted = _promoted([raw for raw, call in found if call.self_param], self.attribute_stores)
         if promoted:
             found = [
                 (raw, call._replace(promoted=True) if id(raw.node) in promoted else call)
@@ -490,7 +509,7 @@ class _Walker:
         return tuple(call for _, call in found)
 
 
-def _promoted(params: list[_RawCall], stored: Callable[[], frozenset[str]]) -> set[int]:
+def _promoted(params: list[_RawCall], stored: set[str]) -> set[int]:
     """The ``self.param`` calls (ids) of methods whose parameter only ever meets ``promote_dtype``."""
     by_method: dict[int, list[_RawCall]] = {}
     for raw in params:
@@ -680,51 +699,61 @@ def sketch(
     class_names = class_names if class_names is not None else set()
     module = _module_frame(tree, imports, module_name)
     source = _Source(text)
-    stored = functools.cache(lambda: stored_attributes(tree))  # asked for by few files, once
-    statements = []
+    attribute_stores: set[str] = set()
+    walked: list[tuple[ast.stmt, _Walker]] = []
     attended: set[str] = set()
     for stmt in tree.body:
-        decorators = getattr(stmt, "decorator_list", ())
-        start = min([stmt.lineno, *(d.lineno for d in decorators)])
-        walker = _Walker(module_name, facts or {}, class_names, source, stored)
+        walker = _Walker(module_name, facts or {}, class_names, source, attribute_stores)
         walker.visit(stmt, type(stmt), module, None, ())
+        walked.append((stmt, walker))
         for receiver, frame in walker.attend_receivers:
             attended |= _attended_names(receiver, frame)
-        tp = type(stmt)
-        kind, name = "other", getattr(stmt, "name", None)
-        bases: tuple[str, ...] = ()
-        members: tuple[Member, ...] = ()
-        if tp is ast.ClassDef:
-            kind = "class"
-            bases = tuple(filter(None, map(dotted_name, stmt.bases)))  # type: ignore[attr-defined]
-            members = _members(stmt)  # type: ignore[arg-type]
-        elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef:
-            kind = "def"
-        elif tp is ast.Expr and not any(type(n) is ast.NamedExpr for n in walk(stmt)):
-            kind = "expr"
-        elif tp is ast.Import or tp is ast.ImportFrom:
-            names = _import_names(stmt, module_name)  # type: ignore[arg-type]
-            if names is not None:
-                kind, name = "import", " ".join(names)
-        elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
-            targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
-            if all(t and "." not in t for t in targets):
-                kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
-        statements.append(
-            StatementSketch(
-                start=start,
-                end=stmt.end_lineno or stmt.lineno,
-                kind=kind,
-                name=name,
-                calls=walker.sketches(),
-                huge_owners=tuple(walker.huge_owners),
-                bases=bases,
-                members=members,
-            )
-        )
+    # Then the sketches: what reads the file's attribute stores sees all of them.
+    statements = [_statement_sketch(stmt, walker, module_name) for stmt, walker in walked]
     if attended:
         return _mark_tied(tuple(statements), attended, text)
     return tuple(statements)
+
+
+def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> StatementSketch:
+    decorators = getattr(stmt, "decorator_list", ())
+    start = min([stmt.lineno, *(d.lineno for d in decorators)])
+    tp = type(stmt)
+    kind, name = "other", getattr(stmt, "name", None)
+    bases: tuple[str, ...] = ()
+    members: tuple[Member, ...] = ()
+    attr_members: tuple[int, ...] = ()
+    if tp is ast.ClassDef:
+        kind = "class"
+        bases = tuple(filter(None, map(dotted_name, stmt.bases)))  # type: ignore[attr-defined]
+        members = _members(stmt)  # type: ignore[arg-type]
+        stores = walker.attribute_stores
+        readers = {m for m, read in walker.attr_reads.items() if not stores.isdisjoint(read)}
+        attr_members = tuple(sorted(walker.attr_stores | readers))
+    elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef:
+        kind = "def"
+    elif tp is ast.Expr and not any(type(n) is ast.NamedExpr for n in walk(stmt)):
+        kind = "expr"
+    elif tp is ast.Import or tp is ast.ImportFrom:
+        names = _import_names(stmt, module_name)  # type: ignore[arg-type]
+        if names is not None:
+            kind, name = "import", " ".join(names)
+    elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
+        targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
+        if all(t and "." not in t for t in targets):
+            kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
+    return StatementSketch(
+        start=start,
+        end=stmt.end_lineno or stmt.lineno,
+        kind=kind,
+        name=name,
+        calls=walker.sketches(),
+        huge_owners=tuple(walker.huge_owners),
+        bases=bases,
+        members=members,
+        attr_members=attr_members,
+        huge_members=tuple(sorted(walker.huge_members)),
+    )
 
 
 def _attended_names(receiver: ast.expr, frame: _Frame) -> set[str]:
@@ -874,25 +903,64 @@ def plan(
 ) -> Plan:
     """The suspect top-level statements for the selected rules' ``gates``.
 
-    A class suspected only for its calls keeps just the members holding a suspect call (when a call sits
-    in its decorators or bases, or it has no members to split, it is kept whole).
+    A suspect class keeps just the members that can hold its findings, when all of them lie in members:
+    for the calls, the members holding a suspect call; for FLX007 (``params``), those creating parameters;
+    for FLX106 (``huge-constants``), those holding the constants; for both of the latter, with the members
+    that bind or read attributes on ``self`` (:attr:`StatementSketch.attr_members`). Else it is kept whole.
     """
     chosen: Plan = {}
-    whole: set[int] = set()
+
+    def keep(i: int, members: set[int] | None) -> None:
+        """Keep statement ``i`` with ``members`` (None: whole); what several gates keep adds up."""
+        statement = statements[i]
+        if members is not None and (statement.kind != "class" or not statement.members or -1 in members):
+            members = None
+        if members is None or chosen.get(i, frozenset()) is None:
+            chosen[i] = None
+        else:
+            chosen[i] = chosen.get(i, frozenset()) | frozenset(members)  # type: ignore[operator]
+
     if "calls" in gates:
         for i, statement in enumerate(statements):
             hits = {call.member for call in statement.calls if _suspect_call(call, index)}
             if hits:
-                split = statement.kind == "class" and statement.members and -1 not in hits
-                chosen[i] = frozenset(hits) if split else None
-        # Tied embeddings: a lookup in one class decides the finding on an embedding built in another.
-        whole |= {i for i, statement in enumerate(statements) if statement.tied}
+                keep(i, hits)
+            if statement.tied:  # a lookup in one class decides the finding on an embedding built in another
+                keep(i, None)
+    flows: set[int] = set()  # classes judged on what their methods compute (FLX007, FLX106)
     if "huge-constants" in gates:
-        whole |= {i for i, s in enumerate(statements) if any(index.facts(o) for o in s.huge_owners)}
+        for i, statement in enumerate(statements):
+            if any(index.facts(owner) for owner in statement.huge_owners):
+                keep(i, {*statement.huge_members, *statement.attr_members})
+                flows.add(i)
     if "params" in gates:
-        whole |= _param_classes(statements, index)
-    chosen.update(dict.fromkeys(whole))
+        for i in _param_classes(statements, index):
+            statement = statements[i]
+            creating = {c.member for c in statement.calls if c.self_param or c.callee in NNX_PARAM_NAMES}
+            keep(i, creating | set(statement.attr_members))
+            flows.add(i)
+    # A class starts with what its bases in this file bound on ``self``: those bases come along, with the
+    # members that bind (and the class they inherit from in turn).
+    for i in _bases_in_file(statements, flows):
+        keep(i, set(statements[i].attr_members))
     return chosen
+
+
+def _bases_in_file(statements: tuple[StatementSketch, ...], classes: set[int]) -> set[int]:
+    """The classes of this file that ``classes`` inherit from, directly or not (by name: a superset)."""
+    by_name: dict[str | None, list[int]] = {}
+    for i, statement in enumerate(statements):
+        if statement.kind == "class":
+            by_name.setdefault(statement.name, []).append(i)
+    found: set[int] = set()
+    todo = list(classes)
+    while todo:
+        for base in statements[todo.pop()].bases:
+            for j in by_name.get(base.rpartition(".")[2], ()):
+                if j not in found and j not in classes:
+                    found.add(j)
+                    todo.append(j)
+    return found
 
 
 def _param_classes(statements: tuple[StatementSketch, ...], index: ProjectIndex) -> set[int]:

@@ -24,7 +24,7 @@ the name in a nested function or a ``global``/``nonlocal``, a parameter stored o
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from flaxprec.ast_walk import children, walk
 
@@ -43,12 +43,12 @@ def promoted_params(
     calls: Iterable[int],
     self_name: str,
     resolve: Callable[[ast.expr], object],
-    stored: Callable[[], frozenset[str]],
+    stored: Collection[str],
 ) -> set[int]:
     """The ids of the ``calls`` (``self.param`` calls directly in ``function``'s body, by ``id``) whose
     parameter is provably read only as an argument of ``promote_dtype`` or of one of the module's own
-    methods (``resolve``: a callee's qualified name in ``function``'s scope; ``stored``: the attribute
-    names the file assigns to, anywhere, asked for only when a ``w *= self.X`` needs them)."""
+    methods (``resolve``: a callee's qualified name in ``function``'s scope; ``stored``: every attribute
+    name the file assigns to, ``a.X = ...`` anywhere: a superset of the ``self.X`` the analysis binds)."""
     reads = _Reads(set(calls), self_name, resolve, stored)
     reads.body(function.body)
     return {call for call in reads.bound if call not in reads.unproven} - {
@@ -62,7 +62,7 @@ class _Reads:
         calls: set[int],
         self_name: str,
         resolve: Callable[[ast.expr], object],
-        stored: Callable[[], frozenset[str]],
+        stored: Collection[str],
     ) -> None:
         self.calls = calls
         self.self_name = self_name
@@ -137,7 +137,7 @@ class _Reads:
             type(node) is ast.Attribute
             and type(node.value) is ast.Name  # type: ignore[attr-defined]
             and node.value.id == self.self_name  # type: ignore[attr-defined]
-            and node.attr not in self.stored()  # type: ignore[attr-defined]
+            and node.attr not in self.stored  # type: ignore[attr-defined]
         )
 
     def target(self, node: ast.expr) -> None:
@@ -197,12 +197,6 @@ class _Reads:
         if type(func) is ast.Attribute and type(func.value) is ast.Name and func.value.id == self.self_name:
             return func.attr != "param"
         return is_promote(self.resolve(func))
-
-
-def stored_attributes(tree: ast.AST) -> frozenset[str]:
-    """Every attribute name ``tree`` assigns to (``a.X = ``, ``a.X += ``, a ``for``/``with`` target...): a
-    superset of the ``self.X`` the analysis binds, in any class of the file."""
-    return frozenset(n.attr for n in walk(tree) if type(n) is ast.Attribute and type(n.ctx) is ast.Store)  # type: ignore[attr-defined]
 
 
 def _free_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
