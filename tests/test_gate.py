@@ -7,6 +7,7 @@ analysis against whole-file analysis), and on hand-written cases of what the gat
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -118,19 +119,36 @@ def gate_module_source(draw: st.DrawFn) -> str:
         "Alias = nn.Dense",
         "Half = functools.partial(nn.Dense, param_dtype=jnp.bfloat16)",
     ]
-    for number in range(draw(st.integers(1, 3))):
-        fields = draw(st.sampled_from(["", "    dtype: str = 'bfloat16'\n", "    config: object = None\n"]))
-        base = draw(st.sampled_from(["nn.Module", *(f"M{n}" for n in range(number))]))
-        lines += ["", "", f"class M{number}({base}):", fields.rstrip("\n") or '    """Doc."""']
-        for method in range(draw(st.integers(1, 3))):
-            lines += ["", f"    def m{method}(self, x, init, key, config=None):"]
-            for _ in range(draw(st.integers(1, 3))):
-                snippet = draw(st.sampled_from(SNIPPETS))
-                lines.append(
-                    "        " + snippet.format(i="        ", dtype=draw(st.sampled_from(DTYPE_ARGS)))
-                )
-            lines.append("        return x")
+    fields = ["", "    dtype: str = 'bfloat16'", "    config: object = None"]
+
+    def statement(draw: st.DrawFn) -> str:
+        snippet = draw(st.sampled_from(SNIPPETS))
+        return snippet.format(i="        ", dtype=draw(st.sampled_from(DTYPE_ARGS)))
+
+    lines += module_classes(draw, 3, (1, 3), fields, "self, x, init, key, config=None", statement)
     return "\n".join(lines) + "\n"
+
+
+def module_classes(
+    draw: st.DrawFn,
+    most: int,
+    methods: tuple[int, int],
+    fields: list[str],
+    parameters: str,
+    statement: Callable[[st.DrawFn], str],
+) -> list[str]:
+    """Up to ``most`` Module classes ``M0``, ``M1``... (each inheriting from ``nn.Module`` or from one before
+    it, with one of ``fields``), each with ``methods`` methods ``m0(parameters)``... of 1-3 ``statement``s."""
+    lines: list[str] = []
+    for number in range(draw(st.integers(1, most))):
+        field = draw(st.sampled_from(fields))
+        base = draw(st.sampled_from(["nn.Module", *(f"M{n}" for n in range(number))]))
+        lines += ["", "", f"class M{number}({base}):", field or '    """Doc."""']
+        for method in range(draw(st.integers(*methods))):
+            lines += ["", f"    def m{method}({parameters}):"]
+            lines += ["        " + statement(draw) for _ in range(draw(st.integers(1, 3)))]
+            lines.append("        return x")
+    return lines
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,19 +238,15 @@ ATTR_STATEMENTS = (
 @st.composite
 def attr_flow_source(draw: st.DrawFn) -> str:
     """Module classes (some inheriting from the one before) whose methods store and read ``self`` values."""
+
+    def statement(draw: st.DrawFn) -> str:
+        return draw(st.sampled_from(ATTR_STATEMENTS)).format(
+            dtype=draw(st.sampled_from(("", ", jnp.float32")))
+        )
+
+    fields = ["    dtype: str = 'bfloat16'"]
     lines = [HEADER.rstrip("\n"), "from flax import nnx"]
-    for number in range(draw(st.integers(1, 2))):
-        base = draw(st.sampled_from(["nn.Module", *(f"M{n}" for n in range(number))]))
-        lines += ["", "", f"class M{number}({base}):", "    dtype: str = 'bfloat16'"]
-        for method in range(draw(st.integers(2, 4))):
-            lines += ["", f"    def m{method}(self, x, init):"]
-            for _ in range(draw(st.integers(1, 3))):
-                statement = draw(st.sampled_from(ATTR_STATEMENTS))
-                lines.append(
-                    "        " + statement.format(dtype=draw(st.sampled_from(("", ", jnp.float32"))))
-                )
-            lines.append("        return x")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *module_classes(draw, 2, (2, 4), fields, "self, x, init", statement)]) + "\n"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
