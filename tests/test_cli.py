@@ -174,7 +174,9 @@ def test_python_dash_m(tree: Path) -> None:
     assert len(json.loads(big.stdout)) == 600
 
 
-def test_run_exits_with_main_s_status(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_exits_with_main_s_status(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``run`` turns ``main``'s ``SystemExit`` into ``os._exit`` with the interpreter's status for it; under
     coverage (which saves at exit) it lets the exit happen as usual."""
     import flaxprec.cli
