@@ -24,7 +24,6 @@ from pathlib import Path
 def write_slices(files: list[str], out: Path) -> int:
     """The gate's slices of ``files`` (default rule selection) as numbered files in ``out``; their count."""
     from flaxprec.engine import Checker, load_units
-    from flaxprec.gate import plan, slice_source
 
     units, _ = load_units([Path(f) for f in files])
     checker = Checker(jobs=1)
@@ -32,13 +31,9 @@ def write_slices(files: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     count = 0
     for unit in units:
-        statements = unit.gate_sketch()
-        gates = checker.gates(unit.filename)
-        if statements is None or gates is None or not checker.might_flag(unit, index):
-            continue
-        chosen = plan(statements, index, gates)
-        if chosen:
-            (out / f"{count:04d}.py").write_text(slice_source(unit.text, statements, chosen).text)
+        analysed, piece = checker.suspects(unit, index) if checker.might_flag(unit, index) else (False, None)
+        if analysed:
+            (out / f"{count:04d}.py").write_text(piece.text if piece is not None else unit.text)
             count += 1
     return count
 

@@ -229,6 +229,21 @@ class Checker:
         gates = {rule.gate for rule in self.rules_for(filename) if rule.check is not None}
         return None if None in gates else frozenset(gates)  # type: ignore[arg-type]
 
+    def suspects(self, unit: Unit, index: ProjectIndex) -> tuple[bool, Slice | None]:
+        """What libcst reads of ``unit`` (see :mod:`flaxprec.gate`): (False, None) nothing, the gate cleared
+        it; (True, a slice) its suspect statements; (True, None) the whole file (no sketch, or a selected
+        rule the gate does not understand)."""
+        from flaxprec.gate import plan, slice_source
+
+        statements = unit.gate_sketch()
+        gates = self.gates(unit.filename) if statements else None
+        if gates is None:
+            return True, None
+        suspects = plan(statements, index, gates)  # type: ignore[arg-type]
+        if not suspects:
+            return False, None
+        return True, slice_source(unit.text, statements, suspects)  # type: ignore[arg-type]
+
     def diagnose(
         self, unit: Unit, index: ProjectIndex, sliced: bool = False
     ) -> tuple[FileModel | None, list[Diagnostic]]:
@@ -237,7 +252,6 @@ class Checker:
         ``sliced``: analyse only the statements the gate suspects (the model is then partial: a fixer
         must not use it). Findings are the same either way; tests/test_gate.py holds the gate to that.
         """
-        from flaxprec.gate import plan, slice_source
         from flaxprec.suppress import apply_noqa, mentions_noqa, parse_noqa
 
         if unit.error is not None:
@@ -245,13 +259,8 @@ class Checker:
         model: FileModel | Diagnostic | None = None
         found: list[Diagnostic] = []
         if self.might_flag(unit, index):
-            piece = None
-            statements = unit.gate_sketch() if sliced else None
-            gates = self.gates(unit.filename) if statements else None
-            suspects = plan(statements, index, gates) if gates is not None else None  # type: ignore[arg-type]
-            if suspects is not None:
-                piece = slice_source(unit.text, statements, suspects) if suspects else None  # type: ignore[arg-type]
-            if suspects is None or piece is not None:
+            analysed, piece = self.suspects(unit, index) if sliced else (True, None)
+            if analysed:
                 model = self.model(unit, index, piece)
                 if isinstance(model, Diagnostic):
                     return None, self.selected_errors([model])

@@ -158,12 +158,8 @@ def text_edits(source: str, fixed: str) -> list[TextEdit]:
     # The lines both texts begin and end with are left out of the diff: a fix changes a few lines, and
     # SequenceMatcher's time grows with the square of the lines it is given when many are alike (600
     # findings on 600 equal lines took 30 s of a JSON report).
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head = _common_prefix(old, new)
+    tail = _common_prefix(old[head:][::-1], new[head:][::-1])
     edits = []
     matcher = difflib.SequenceMatcher(
         a=old[head : len(old) - tail], b=new[head : len(new) - tail], autojunk=False
@@ -181,7 +177,8 @@ def text_edits(source: str, fixed: str) -> list[TextEdit]:
     return edits
 
 
-def _common_prefix(a: str, b: str) -> int:
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
+    """How many leading items (characters of two texts, lines of two line lists) ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
