@@ -183,15 +183,11 @@ class Cache:
 
     # -- results -----------------------------------------------------------------------------------
 
-    def findings(self, key: str, filename: str | None = None) -> list[Diagnostic] | None:
-        """A file's cached findings, or None (also for an entry of the wrong shape, or one holding a finding
-        of another file than ``filename`` when it is given)."""
+    def findings(self, key: str) -> list[Diagnostic] | None:
+        """A file's cached findings, or None (also for an entry of the wrong shape)."""
         entry = self._get("results", key)
-        if type(entry) is not list:
+        if type(entry) is not list or not all(map(_is_diagnostic, entry)):
             return None
-        for d in entry:
-            if not _is_diagnostic(d) or (filename is not None and d["filename"] != filename):
-                return None
         return [diagnostic_from_json(d) for d in entry]
 
     def all_findings(self, files: Sequence[tuple[str, str]]) -> list[Diagnostic] | None:
@@ -208,8 +204,8 @@ class Cache:
             facts.append((filename, digest))
         index = index_digest(facts)
         found: list[Diagnostic] = []
-        for filename, key in files:
-            cached = self.findings(results_key(key, index), filename)
+        for _, key in files:
+            cached = self.findings(results_key(key, index))
             if cached is None:
                 return None
             found.extend(cached)
