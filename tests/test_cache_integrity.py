@@ -516,3 +516,16 @@ def test_a_store_file_is_its_payload_s_checksum_then_the_payload(tree: Path) -> 
         entries = decode_store(data)
         assert data == signed(json.dumps(entries, separators=(",", ":")).encode())
         assert encode_store(entries) == data
+
+
+def test_warm_texts_of_a_file_that_does_not_decode_are_missing(tmp_path: Path) -> None:
+    """Cached findings imply the file decodes, unless the cache was made by hand: a report then shows the
+    finding without its source lines instead of failing."""
+    from flaxprec.warm import Texts
+
+    path = tmp_path / "latin.py"
+    texts = Texts({"latin.py": (path, b"# coding: ascii\nname = '\xe9'\n"), "ok.py": (path, b"x = 1\n")})
+    assert texts.get("latin.py") is None
+    with pytest.raises(KeyError):
+        texts["latin.py"]
+    assert texts["ok.py"] == "x = 1\n"
