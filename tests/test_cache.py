@@ -308,4 +308,4 @@ def test_a_store_drops_its_least_recently_used_entries(
     run(["a"], ["e"])  # five entries, within four times the two this run used; a (read) moves last
     run([], ["f"])  # six entries, one used: the two least recently used, b and c, go
     (results,) = tmp_path.glob("v*/results-*.json")
-    assert list(json.loads(results.read_text())) == ["d", "a", "e", "f"]
+    assert list(cache_module.decode_store(results.read_bytes())) == ["d", "a", "e", "f"]

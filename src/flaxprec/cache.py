@@ -16,6 +16,12 @@ never a wrong answer: every entry is keyed by everything it depends on).
   selection or config never reads stale findings; the directory name covers the tool build.
 
 JSON, not pickle: the cache directory lives in the checked tree, and loading it must never run code.
+Nor may it crash the run or change its answer: a store file starts with the SHA-256 of the rest (its JSON
+payload), and a store that is missing, unreadable, not a regular file, fails that checksum or does not
+decode is empty (and written anew on save). A bit flipped on disk is then a miss, never a wrong finding.
+An entry is checked against the shape its decoder expects (the type of every field) when it is read; one
+that does not match is a miss too (:func:`sketch_from_text` checks sketches, which the engine decodes
+lazily, and returns None for a bad one: the engine then analyses the whole file, as without a sketch).
 Cached findings carry their fix's title, applicability and text edits, not its syntax-tree edits; a report
 that shows a fix without text asks the engine to analyse that file again.
 
@@ -30,7 +36,8 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +47,7 @@ if TYPE_CHECKING:  # the summary types come with the ast stage's modules; a warm
     from flaxprec.gate import StatementSketch
     from flaxprec.project import FileSummary
 
-SCHEMA = 5
+SCHEMA = 6
 MAX_ENTRIES = 20_000  # per store; see the module docstring
 
 
@@ -118,6 +125,7 @@ class Cache:
         self._dirty: set[str] = set()
         # Keys read or written, per store, in the order of use (a dict as an ordered set).
         self._used: dict[str, dict[str, None]] = {name: {} for name in self._paths}
+        self._written: dict[str, set[str]] = {name: set() for name in self._paths}
 
     def _get(self, name: str, key: str) -> Any:
         self._used[name][key] = None
@@ -125,6 +133,7 @@ class Cache:
 
     def _put(self, name: str, key: str, value: Any) -> None:
         self._used[name][key] = None
+        self._written[name].add(key)
         self._store(name)[key] = value
         self._dirty.add(name)
 
@@ -138,17 +147,23 @@ class Cache:
     def facts(self, key: str) -> str | None:
         """The file's :func:`facts_digest` (``""``: no summary, the file ended in FLX900), or None."""
         value = self._get("facts", key)
-        return value if isinstance(value, str) else None
+        return value if type(value) is str else None
 
     def summary(self, key: str) -> tuple[FileSummary, str] | Diagnostic | None:
-        """A file's ``ast`` stage: summary and gate sketch (:func:`sketch_text`), or its FLX900 finding."""
+        """A file's ``ast`` stage: summary and gate sketch (:func:`sketch_text`), or its FLX900 finding.
+
+        None for an entry of the wrong shape, as for a missing one. The sketch stays text: it is checked
+        when :func:`sketch_from_text` decodes it, only for the files that are analysed.
+        """
         entry = self._get("summaries", key)
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             return None
-        if "error" in entry:
-            return diagnostic_from_json(entry["error"])
-        sketch = entry.get("sketch")
-        return (summary_from_json(entry), sketch) if isinstance(sketch, str) else None
+        if entry.keys() == {"error"}:
+            error = entry["error"]
+            return diagnostic_from_json(error) if _is_diagnostic(error) else None
+        if not _is_summary(entry):
+            return None
+        return summary_from_json(entry), entry["sketch"]
 
     def store_summary(self, key: str, value: tuple[FileSummary, str] | Diagnostic) -> str:
         """Keep a file's ``ast`` stage; returns its facts digest (``""`` for an FLX900 finding)."""
@@ -169,8 +184,11 @@ class Cache:
     # -- results -----------------------------------------------------------------------------------
 
     def findings(self, key: str) -> list[Diagnostic] | None:
+        """A file's cached findings, or None (also for an entry of the wrong shape)."""
         entry = self._get("results", key)
-        return None if not isinstance(entry, list) else [diagnostic_from_json(d) for d in entry]
+        if type(entry) is not list or not all(map(_is_diagnostic, entry)):
+            return None
+        return [diagnostic_from_json(d) for d in entry]
 
     def all_findings(self, files: Sequence[tuple[str, str]]) -> list[Diagnostic] | None:
         """Every file's findings, for ``(file name, file key)`` pairs; None at the first file not cached.
@@ -197,7 +215,8 @@ class Cache:
         self._put("results", key, [diagnostic_to_json(d) for d in diagnostics])
 
     def save(self) -> None:
-        """Write what changed; a cache that cannot be written is not an error (read-only checkouts)."""
+        """Write what changed; a cache that cannot be written is not an error (read-only checkouts), nor
+        is a store that cannot (a folder in its place): the others are written all the same."""
         if not self._dirty:
             return
         try:
@@ -205,23 +224,65 @@ class Cache:
             ignore = self.directory.parent / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# Created by flaxprec\n*\n", encoding="utf-8")
-            for name in sorted(self._dirty):
-                _store(self._paths[name], self._stores[name], self._used[name])
         except OSError:
             return
-        self._dirty.clear()
+        for name in sorted(self._dirty):
+            try:
+                _store(self._paths[name], self._stores[name], self._used[name], self._written[name])
+            except OSError:
+                continue
+            self._dirty.discard(name)
+
+
+# A store file: the SHA-256 of its payload in hex, a newline, then the payload (a JSON object).
+_CHECKSUM_SIZE = 64
+
+
+def encode_store(entries: dict[str, Any]) -> bytes:
+    """A store file's bytes: the payload's checksum line, then the entries as compact JSON."""
+    payload = json.dumps(entries, separators=(",", ":")).encode()
+    return hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def decode_store(data: bytes) -> dict[str, Any]:
+    """A store file's entries; empty unless its checksum holds and its payload is a JSON object.
+
+    The checksum goes first: bytes that fail it are never decoded. A payload nested too deep for ``json``
+    (RecursionError) is empty too.
+    """
+    payload = data[_CHECKSUM_SIZE + 1 :]
+    if data[_CHECKSUM_SIZE : _CHECKSUM_SIZE + 1] != b"\n":
+        return {}
+    if hashlib.sha256(payload).hexdigest().encode() != data[:_CHECKSUM_SIZE]:
+        return {}
+    try:
+        entries = json.loads(payload)
+    except (ValueError, RecursionError):
+        return {}
+    return entries if type(entries) is dict else {}
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """A store's entries; empty for one that is missing, unreadable, not a regular file or fails to verify.
+
+    Opened without blocking and checked with ``fstat``: a FIFO or a device (``/dev/zero``) in its place must
+    neither hang the run nor fill its memory.
+    """
     try:
-        with open(path, "rb") as file:
-            data = json.loads(file.read())
-    except (OSError, ValueError):
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+    try:
+        with open(handle, "rb") as file:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                return {}
+            data = file.read()
+    except OSError:
+        return {}
+    return decode_store(data)
 
 
-def _store(path: Path, data: dict[str, Any], used: dict[str, None]) -> None:
+def _store(path: Path, data: dict[str, Any], used: dict[str, None], written: set[str]) -> None:
     merged = {**_load(path), **data}  # keep what a concurrent run added since we loaded
     for key in used:  # least recently used first: this run's entries go last, in the order of use
         if key in merged:
@@ -229,12 +290,18 @@ def _store(path: Path, data: dict[str, Any], used: dict[str, None]) -> None:
     excess = len(merged) - max(MAX_ENTRIES, 4 * len(used))
     for key in list(merged)[: max(excess, 0)]:  # never one of this run's (they are last)
         del merged[key]
+    try:
+        content = encode_store(merged)
+    except RecursionError:
+        # An entry nested close to the interpreter's limit decoded, but does not encode from deeper in the
+        # stack (a hand-made store: flaxprec nests a few levels): keep only the entries this run wrote.
+        content = encode_store({key: data[key] for key in used if key in written})
     import tempfile  # only a run that writes pays for it (with shutil, random, ...)
 
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(merged, file, separators=(",", ":"))
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -285,20 +352,70 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
 
 # Sketches are stored as JSON arrays of their named tuples (:mod:`flaxprec.gate`), fields in declaration
 # order, so that the codec needs no hand-kept field list (a changed gate.py changes the build id, and with
-# it the cache directory, so rows of an older field order are never read). Fields annotated as tuples come
-# back as tuples (JSON has only lists); ``calls`` and ``members`` hold rows of
-# :class:`~flaxprec.gate.CallSketch` and :class:`~flaxprec.gate.Member`.
+# it the cache directory, so rows of an older field order are never read). Each field is read as its
+# annotation says: plain values are checked by type, fields annotated as tuples come back as tuples (JSON
+# has only lists), and ``tuple[CallSketch, ...]`` or ``tuple[Member, ...]`` hold rows of those types.
+
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),  # type() is compared, not isinstance: JSON's true is no row number
+    "bool": (bool,),
+    "str": (str,),
+    "str | None": (str, type(None)),
+}
+
+
+class _BadRow(Exception):
+    """A sketch row without the shape of its named tuple."""
 
 
 @functools.cache
-def _tuple_fields(cls: Any) -> tuple[int, ...]:
-    """The positions of a sketch type's tuple-typed fields."""
-    annotations = cls.__annotations__  # typing.ForwardRef objects (the module has postponed annotations)
-    return tuple(
-        i
-        for i, name in enumerate(cls._fields)
-        if str(getattr(annotations[name], "__forward_arg__", annotations[name])).startswith("tuple")
-    )
+def _row_reader(cls: Any) -> Callable[[Any], Any]:
+    """Reads a JSON row into a named tuple of :mod:`flaxprec.gate`, checking every field; raises _BadRow.
+
+    Reuses the row's list. An annotation without a reader here is a programming error (a new kind of field
+    in gate.py): TypeError, which tests/test_cache.py's round trip of a sketch meets first.
+    """
+    import itertools
+
+    from flaxprec import gate
+
+    field_types: list[tuple[type, ...]] = []  # of each field's JSON value
+    plain_tuples: list[tuple[int, frozenset[type]]] = []
+    nested: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, name in enumerate(cls._fields):
+        annotation = cls.__annotations__[name]  # ForwardRef objects (gate.py has postponed annotations)
+        text = str(getattr(annotation, "__forward_arg__", annotation))
+        item = text.removeprefix("tuple[").removesuffix(", ...]")
+        if text in _PLAIN_TYPES:
+            field_types.append(_PLAIN_TYPES[text])
+            continue
+        if item == text:
+            raise TypeError(f"the cache cannot read {cls.__name__}.{name}: {text}")
+        field_types.append((list,))
+        if item in _PLAIN_TYPES:
+            plain_tuples.append((i, frozenset(_PLAIN_TYPES[item])))
+        else:
+            nested.append((i, _row_reader(getattr(gate, item))))
+    # Every admissible sequence of field types (a few dozen: the optional fields'), so that a row's plain
+    # fields are checked in one set lookup; sketches are decoded by the thousand.
+    shapes = frozenset(itertools.product(*field_types))
+
+    def read(row: Any) -> Any:
+        if type(row) is not list or tuple(map(type, row)) not in shapes:
+            raise _BadRow
+        for i, types in plain_tuples:
+            values = row[i]
+            if values:
+                if not types.issuperset(map(type, values)):
+                    raise _BadRow
+                row[i] = tuple(values)
+            else:
+                row[i] = ()
+        for i, read_item in nested:
+            row[i] = tuple(map(read_item, row[i]))
+        return cls._make(row)
+
+    return read
 
 
 def sketch_text(statements: tuple[StatementSketch, ...]) -> str:
@@ -310,31 +427,104 @@ def sketch_text(statements: tuple[StatementSketch, ...]) -> str:
     return json.dumps(statements, separators=(",", ":"))
 
 
-def sketch_from_text(text: str) -> tuple[StatementSketch, ...]:
-    from flaxprec.gate import CallSketch, Member, StatementSketch
+def sketch_from_text(text: str) -> tuple[StatementSketch, ...] | None:
+    """The sketch :func:`sketch_text` wrote; None for text of another shape (a cache edited by hand).
 
-    def decoder(cls: Any) -> Any:
-        inner = _tuple_fields(cls)
+    The engine then analyses the whole file, as it does for a file without a sketch: the gate only ever
+    narrows what is analysed, so the findings are the same.
+    """
+    from flaxprec.gate import StatementSketch
 
-        def make(row: list[Any]) -> Any:
-            for i in inner:
-                row[i] = tuple(row[i])
-            return cls._make(row)
+    read = _row_reader(StatementSketch)
+    try:
+        rows = json.loads(text)
+        return tuple(map(read, rows)) if type(rows) is list else None
+    except (ValueError, RecursionError, _BadRow):
+        return None
 
-        return make
 
-    # Tuple fields holding rows of named tuples, by position; the other tuple fields hold plain values.
-    names = StatementSketch._fields
-    nested = {names.index("calls"): decoder(CallSketch), names.index("members"): decoder(Member)}
-    plain = [i for i in _tuple_fields(StatementSketch) if i not in nested]
-    statements = []
-    for row in json.loads(text):
-        for i, make in nested.items():
-            row[i] = tuple(map(make, row[i]))
-        for i in plain:
-            row[i] = tuple(row[i])
-        statements.append(StatementSketch._make(row))
-    return tuple(statements)
+# What the decoders below expect, checked before they run (an entry of another shape is a miss).
+_DIAGNOSTIC_FIELDS = frozenset(
+    ("code", "name", "message", "filename", "location", "end_location", "statement_row", "fix")
+)
+_FIX_FIELDS = frozenset(("title", "applicability", "text"))
+_APPLICABILITIES = frozenset(a.value for a in Applicability)
+_SUMMARY_FIELDS = frozenset(("module_name", "imports", "classes", "sketch"))
+_CLASS_NAME_LISTS = ("bases", "fields", "init_positional", "init_kwonly", "self_assigned", "self_dtype_reads")
+_CLASS_FIELDS = frozenset(("qualname", "name", "has_init", *_CLASS_NAME_LISTS))
+
+
+def _is_strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
+
+
+def _is_location(value: Any) -> bool:
+    return type(value) is list and len(value) == 2 and type(value[0]) is int and type(value[1]) is int
+
+
+def _is_text_edit(value: Any) -> bool:
+    return (
+        type(value) is list
+        and len(value) == 5
+        and all(type(number) is int for number in value[:4])
+        and type(value[4]) is str
+    )
+
+
+def _is_fix(value: Any) -> bool:
+    if type(value) is not dict or value.keys() != _FIX_FIELDS:
+        return False
+    applicability, text = value["applicability"], value["text"]
+    return (
+        type(value["title"]) is str
+        and type(applicability) is str
+        and applicability in _APPLICABILITIES
+        and (text is None or (type(text) is list and all(map(_is_text_edit, text))))
+    )
+
+
+def _is_diagnostic(entry: Any) -> bool:
+    """Whether ``entry`` has the shape :func:`diagnostic_to_json` gives it, every field's type included."""
+    if type(entry) is not dict or entry.keys() != _DIAGNOSTIC_FIELDS:
+        return False
+    row, fix = entry["statement_row"], entry["fix"]
+    return (
+        type(entry["code"]) is str
+        and type(entry["name"]) is str
+        and type(entry["message"]) is str
+        and type(entry["filename"]) is str
+        and _is_location(entry["location"])
+        and _is_location(entry["end_location"])
+        and (row is None or type(row) is int)
+        and (fix is None or _is_fix(fix))
+    )
+
+
+def _is_class(entry: Any) -> bool:
+    return (
+        type(entry) is dict
+        and entry.keys() == _CLASS_FIELDS
+        and type(entry["qualname"]) is str
+        and type(entry["name"]) is str
+        and type(entry["has_init"]) is bool
+        and all(_is_strings(entry[name]) for name in _CLASS_NAME_LISTS)
+    )
+
+
+def _is_summary(entry: dict[str, Any]) -> bool:
+    """Whether a summaries entry has the shape :meth:`Cache.store_summary` gives a summary and its sketch
+    (the sketch as text: :func:`sketch_from_text` checks it when it is decoded)."""
+    if entry.keys() != _SUMMARY_FIELDS:
+        return False
+    imports, classes = entry["imports"], entry["classes"]
+    return (
+        type(entry["module_name"]) is str
+        and type(entry["sketch"]) is str
+        and type(imports) is dict
+        and all(type(target) is str for target in imports.values())  # JSON object keys are strings
+        and type(classes) is list
+        and all(map(_is_class, classes))
+    )
 
 
 def diagnostic_to_json(d: Diagnostic) -> dict[str, Any]:

@@ -27,10 +27,13 @@ class Texts(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         if name not in self._texts:
-            from flaxprec.source_io import decode_source
+            from flaxprec.source_io import SourceError, decode_source
 
             path, raw = self._files[name]
-            self._texts[name] = decode_source(path, raw).text  # cached findings imply it decodes
+            try:
+                self._texts[name] = decode_source(path, raw).text
+            except SourceError:  # cached findings imply it decodes, unless the cache was made by hand
+                raise KeyError(name) from None  # a report then shows the finding without its source
         return self._texts[name]
 
     def __iter__(self) -> Iterator[str]:
