@@ -9,7 +9,9 @@ regression fails the test instead of taking the machine.
 
 from __future__ import annotations
 
+import builtins
 import errno
+import io
 import os
 import resource
 import subprocess
@@ -21,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from flaxprec.cli import main
+from flaxprec.discover import Discovery
 
 FAULTY = textwrap.dedent(
     """\
@@ -75,6 +78,98 @@ def deny(monkeypatch: pytest.MonkeyPatch, name: str, *denied: str) -> None:
     monkeypatch.setattr(os, name, call)
 
 
+# -- folders that cannot be listed ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cache", [["--no-cache"], []], ids=["no-cache", "cache"])
+def test_a_folder_that_cannot_be_listed_is_skipped_with_a_warning(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, cache: list[str]
+) -> None:
+    """ruff warns and goes on; flaxprec skipped it silently. Once per run, with the cache too (whose warm
+    path once walked the tree a second time when it missed)."""
+    (workdir / "pkg" / "locked").mkdir()
+    (workdir / "pkg" / "locked" / "hidden.py").write_text(FAULTY)
+    deny(monkeypatch, "scandir", "pkg/locked")
+    result = run("check", *cache, "pkg")
+    assert result.exit_code == 1
+    assert findings(result) == [f"pkg/model.py:{FINDING}"]
+    assert result.stderr == "flaxprec: warning: pkg/locked: directory not read (Permission denied); skipped\n"
+
+
+def test_discovery_records_the_folders_it_could_not_list(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / "pkg" / "a").mkdir()
+    (workdir / "pkg" / "a" / "x.py").write_text("")
+    (workdir / "pkg" / "b").mkdir()
+    deny(monkeypatch, "scandir", "pkg/a", "pkg/b")
+    discovery = Discovery()
+    assert list(discovery.files([Path("pkg")])) == [Path("pkg/model.py")]
+    assert discovery.unlisted == [(Path("pkg/a"), "Permission denied"), (Path("pkg/b"), "Permission denied")]
+
+
+# -- files named on the command line that cannot be read -----------------------------------------------
+
+
+def test_named_broken_link_and_loop_are_flx900_and_the_run_goes_on(workdir: Path) -> None:
+    """pre-commit names files: a broken link or a loop named stopped the run with exit 2, the same files
+    found by walking got FLX900."""
+    (workdir / "pkg" / "broken.py").symlink_to("nowhere.py")
+    (workdir / "pkg" / "loop.py").symlink_to("loop.py")
+    expected = [
+        "pkg/broken.py:1:1: FLX900 Failed to read: No such file or directory",
+        "pkg/loop.py:1:1: FLX900 Failed to read: Too many levels of symbolic links",
+        f"pkg/model.py:{FINDING}",
+    ]
+    named = run("check", "pkg/broken.py", "pkg/loop.py", "pkg/model.py")
+    assert (named.exit_code, findings(named)) == (1, expected)
+    walked = run("check", "pkg")
+    assert (walked.exit_code, findings(walked)) == (1, expected)
+
+
+def test_named_file_that_cannot_be_reached_is_flx900(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file in a folder without search permission: every ``stat`` of it fails with EACCES (the check
+    for a missing path once raised it as a traceback)."""
+    (workdir / "pkg" / "secret.py").write_text(FAULTY)
+    for name in ("stat", "lstat"):
+        deny(monkeypatch, name, "pkg/secret.py")
+    result = run("check", "--no-cache", "pkg/secret.py", "pkg/model.py")
+    assert result.exit_code == 1
+    assert findings(result) == [
+        f"pkg/model.py:{FINDING}",
+        "pkg/secret.py:1:1: FLX900 Failed to read: Permission denied",
+    ]
+
+
+def test_unreadable_file_is_flx900(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that can be seen but not opened (mode 000 for a user who is not root)."""
+    (workdir / "pkg" / "secret.py").write_text(FAULTY)
+    real_open = io.open
+
+    def open_(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(file, (str, os.PathLike)) and os.path.basename(file) == "secret.py":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", open_)  # what Path.open calls
+    monkeypatch.setattr(builtins, "open", open_)
+    for named in (["pkg/secret.py", "pkg/model.py"], ["pkg"]):
+        result = run("check", "--no-cache", *named)
+        assert result.exit_code == 1
+        assert findings(result) == [
+            f"pkg/model.py:{FINDING}",
+            "pkg/secret.py:1:1: FLX900 Failed to read: Permission denied",
+        ]
+
+
+def test_a_path_that_does_not_exist_stays_a_usage_error(workdir: Path) -> None:
+    """Not even a link by that name: a typo, exit 2 (ruff reports E902 and exits 1, as if it were a
+    finding; a CI job then cannot tell a mistyped path from a finding)."""
+    result = run("check", "pkg/model.py", "pkg/nope.py")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "flaxprec: error: pkg/nope.py: no such file or directory\n"
+
+
 # -- devices and FIFOs -----------------------------------------------------------------------------------
 
 
@@ -114,3 +209,40 @@ def test_devices_and_fifos_are_never_read(workdir: Path) -> None:
     fixed = flaxprec_limited("fix", "pkg", cwd=workdir)
     assert fixed.returncode == 1, fixed.stderr
     assert fixed.stdout.startswith("--- a/pkg/model.py\n+++ b/pkg/model.py\n")
+
+
+# -- links -----------------------------------------------------------------------------------------------
+
+
+def test_a_linked_file_is_reported_under_its_own_name_once(workdir: Path) -> None:
+    """Its findings printed under the resolved target, and twice for an in-tree link; ruff prints the
+    walked name. Each real file is read once, under the first name the walk meets."""
+    (workdir / "outside").mkdir()
+    (workdir / "outside" / "other.py").write_text(FAULTY)
+    (workdir / "pkg" / "external.py").symlink_to(workdir / "outside" / "other.py")
+    (workdir / "pkg" / "alias.py").symlink_to("model.py")  # sorts before its target
+    result = run("check", "pkg")
+    assert result.exit_code == 1
+    assert findings(result) == [f"pkg/alias.py:{FINDING}", f"pkg/external.py:{FINDING}"]
+    named = run("check", "pkg/model.py", "pkg/alias.py", "pkg/external.py")
+    assert findings(named) == [f"pkg/external.py:{FINDING}", f"pkg/model.py:{FINDING}"]
+
+
+def test_a_folder_named_twice_through_a_link_is_read_once(workdir: Path) -> None:
+    (workdir / "same").symlink_to("pkg")
+    result = run("check", "pkg", "same", "same/model.py", "pkg/../pkg/model.py")
+    assert result.exit_code == 1
+    assert findings(result) == [f"pkg/model.py:{FINDING}"]
+
+
+def test_discovery_walk_order_and_link_dedup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of a folder (sorted), then its folders (sorted), depth first; a real file under the first
+    name met; links to folders not entered."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("b/z.py", "b/a/y.py", "a.py", "c/x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "b" / "link.py").symlink_to("../c/x.py")  # walked before c/x.py: that name wins
+    (tmp_path / "b" / "d").symlink_to("../c", target_is_directory=True)  # links to folders: not followed
+    found = list(Discovery().files([Path(".")]))
+    assert found == [Path("a.py"), Path("b/link.py"), Path("b/z.py"), Path("b/a/y.py")]
