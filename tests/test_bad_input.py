@@ -246,3 +246,38 @@ def test_discovery_walk_order_and_link_dedup(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "b" / "d").symlink_to("../c", target_is_directory=True)  # links to folders: not followed
     found = list(Discovery().files([Path(".")]))
     assert found == [Path("a.py"), Path("b/link.py"), Path("b/z.py"), Path("b/a/y.py")]
+
+
+# -- the cache directory -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "shown"),
+    [
+        (["--cache-dir", "taken"], {}, "taken"),
+        ([], {"FLAXPREC_CACHE_DIR": "taken"}, "taken"),
+        (["--cache-dir", "taken/sub"], {}, "taken/sub"),
+        ([], {}, "{root}/.flaxprec_cache"),
+    ],
+    ids=["option", "environment", "under-a-file", "default"],
+)
+def test_a_cache_directory_that_is_a_file_is_a_warning(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], shown: str
+) -> None:
+    """``--cache-dir FILE`` exited 2 while the same default was ignored: both warn and run uncached."""
+    (workdir / "taken").write_text("not a folder\n")
+    (workdir / ".flaxprec_cache").write_text("not a folder\n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = run("check", *args, "pkg")
+    assert result.exit_code == 1
+    assert findings(result) == [f"pkg/model.py:{FINDING}"]
+    warning = f"cache directory {shown.format(root=workdir)}: Not a directory; running without the cache"
+    assert result.stderr == f"flaxprec: warning: {warning}\n"
+    assert (workdir / "taken").read_text() == (workdir / ".flaxprec_cache").read_text() == "not a folder\n"
+
+
+def test_a_missing_cache_directory_is_created_without_a_warning(workdir: Path) -> None:
+    result = run("check", "--cache-dir", "new/cache", "pkg")
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert (workdir / "new" / "cache").is_dir()

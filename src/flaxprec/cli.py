@@ -8,6 +8,7 @@ configuration error.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -227,6 +228,28 @@ def _units(
     return load_units(files, _display_names())
 
 
+def _usable_cache_dir(directory: Path) -> bool:
+    """Whether the cache can live in ``directory`` (a folder, or nothing yet: it is made when written).
+
+    A cache is an optimisation: one that cannot be used (the path is a file, a folder on the way is not
+    searchable) is reported on stderr and the run goes on without it, whether the directory was given
+    (``--cache-dir``, ``FLAXPREC_CACHE_DIR``) or is the default, as ruff does.
+    """
+    try:
+        is_dir = stat.S_ISDIR(os.stat(directory).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError as error:
+        reason = error.strerror or str(error)
+    else:
+        if is_dir:
+            return True
+        reason = "Not a directory"  # as strerror says it
+    message = f"cache directory {directory}: {reason}; running without the cache"
+    click.echo(f"flaxprec: warning: {message}", err=True)
+    return False
+
+
 def _rule_infos():
     from flaxprec.report.rule_info import RuleInfo
     from flaxprec.rules import all_rules
@@ -257,7 +280,7 @@ def _color() -> bool:
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),  # not file_okay=False: a cache that cannot be used is a warning
     envvar="FLAXPREC_CACHE_DIR",
     help="Cache directory (default: .flaxprec_cache beside the config, or in the working directory).",
 )
@@ -289,10 +312,11 @@ def check(
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     cache: Cache | None = None
-    if not no_cache and stdin_filename is None:
+    directory = cache_dir or settings.root / ".flaxprec_cache"
+    if not no_cache and stdin_filename is None and _usable_cache_dir(directory):
         from flaxprec.cache import Cache
 
-        cache = Cache(cache_dir or settings.root / ".flaxprec_cache", settings.cache_key())
+        cache = Cache(directory, settings.cache_key())
     served = None
     files: list[Path] | None = None  # discovered once, for the warm path and the engine alike
     if cache is not None and not add_noqa:  # everything cached: answered without the engine
