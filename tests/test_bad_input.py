@@ -281,3 +281,29 @@ def test_a_missing_cache_directory_is_created_without_a_warning(workdir: Path) -
     result = run("check", "--cache-dir", "new/cache", "pkg")
     assert (result.exit_code, result.stderr) == (1, "")
     assert (workdir / "new" / "cache").is_dir()
+
+
+# -- python -m flaxprec beside a click.py -----------------------------------------------------------------
+
+SHADOW = "raise SystemExit('the click.py of the checked repository was imported')\n"
+
+
+def test_python_dash_m_imports_a_click_py_of_the_working_directory(workdir: Path) -> None:
+    """Why the README says ``flaxprec`` or ``python -P -m flaxprec``: ``-m`` puts the working directory
+    first on ``sys.path``, and the checked repository's ``click.py`` shadows click."""
+    (workdir / "click.py").write_text(SHADOW)
+    plain = subprocess.run([sys.executable, "-m", "flaxprec", "check", "pkg"], capture_output=True, text=True)
+    assert (plain.returncode, plain.stderr) == (1, "the click.py of the checked repository was imported\n")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="python -P is new in 3.11")
+def test_python_dash_p_and_the_console_script_ignore_it(workdir: Path) -> None:
+    (workdir / "click.py").write_text(SHADOW)
+    commands = [[sys.executable, "-P", "-m", "flaxprec"]]
+    script = Path(sys.executable).parent / "flaxprec"
+    if script.exists():
+        commands.append([str(script)])
+    for command in commands:
+        result = subprocess.run([*command, "check", "--no-cache", "pkg"], capture_output=True, text=True)
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stdout.splitlines()[0] == f"pkg/model.py:{FINDING}"
