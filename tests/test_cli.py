@@ -207,10 +207,11 @@ def test_run_exits_with_main_s_status(
     assert plain.value.code == "a message"
 
 
-def test_display_names_resolve_links_as_path_resolve_does(
+def test_display_names_resolve_folder_links_as_path_resolve_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Reports name files relative to the working directory, links resolved (one realpath per folder)."""
+    """Reports name files relative to the working directory, folder links resolved (one realpath per
+    folder); a linked file keeps its own name, as ruff reports it."""
     from flaxprec.cli import _display_names
 
     real = tmp_path / "real"
@@ -223,9 +224,9 @@ def test_display_names_resolve_links_as_path_resolve_does(
     cases = {
         "sub/a.py": "sub/a.py",
         "./sub/a.py": "sub/a.py",
-        "b.py": "sub/a.py",  # a linked file is named by its target
+        "b.py": "b.py",  # a linked file is named by its own name, not its target's
         "../link/sub/a.py": "sub/a.py",
-        "../link/sub/../b.py": "sub/a.py",  # ".." after a link leaves the link's target
+        "../link/sub/../b.py": "b.py",  # ".." after a link leaves the link's target
         str(tmp_path / "elsewhere.py"): str(tmp_path / "elsewhere.py"),  # outside: as given
     }
     assert {given: display(Path(given)) for given in cases} == cases

@@ -8,6 +8,7 @@ configuration error.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,7 +125,8 @@ def _settings(
 
     start = paths[0] if paths else Path.cwd()
     try:
-        settings = load_settings(config_path, start=start if start.is_dir() else start.parent)
+        # os.path.isdir, not Path.is_dir: a path that cannot be searched (EACCES) is no error here
+        settings = load_settings(config_path, start=start if os.path.isdir(start) else start.parent)
         settings = settings.with_overrides(
             select=select or None,
             extend_select=extend_select or None,
@@ -161,11 +163,12 @@ def _checker(settings: Settings) -> Checker:
 
 
 def _display_names() -> Callable[[Path], str]:
-    """How files are named in reports: relative to the working directory (symbolic links resolved, as
-    ``Path.resolve`` does), else as given.
+    """How files are named in reports: by the name they were walked or given by, relative to the working
+    directory (the folder's links resolved, as ``Path.resolve`` does), else as given.
 
-    Resolving every file's path costs an ``lstat`` per path component; a tree's files share folders, so
-    each folder is resolved once and only the file itself is checked for being a link.
+    A linked file keeps its own name, as ruff reports it: named by its target, an in-tree link would
+    report the target's findings twice under one name. Resolving a folder costs an ``lstat`` per path
+    component; a tree's files share folders, so each folder is resolved once.
     """
     cwd = os.path.realpath(os.getcwd())
     prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
@@ -176,8 +179,6 @@ def _display_names() -> Callable[[Path], str]:
         if folder not in folders:
             folders[folder] = os.path.realpath(folder or ".")
         real = os.path.join(folders[folder], name)
-        if os.path.islink(real):
-            real = os.path.realpath(real)
         if real.startswith(prefix):
             return real[len(prefix) :].replace(os.sep, "/")
         return "." if real == cwd else path.as_posix()
@@ -186,15 +187,35 @@ def _display_names() -> Callable[[Path], str]:
 
 
 def _files(paths: Sequence[Path], settings: Settings, force_exclude: bool) -> list[Path]:
+    """The files a run reads. A path given that does not exist, not even as a link, is a usage error
+    (exit 2: a typo must not pass for a clean run); one that exists but cannot be read (a broken link, a
+    loop, no permission, a FIFO) is kept, and the reader reports it as FLX900, as it does the same file
+    found by walking (pre-commit names files: it sees what a walk sees). A folder that cannot be listed
+    is skipped with a warning on stderr, as ruff does."""
     from flaxprec.discover import Discovery
 
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        _fail(f"{missing[0]}: no such file or directory")
-    return list(Discovery(settings, force_exclude=force_exclude).files(paths or [Path(".")]))
+    for path in paths:
+        try:
+            os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            _fail(f"{path}: no such file or directory")
+        except OSError:  # e.g. a folder on the way cannot be searched: reported when the file is read
+            pass
+    discovery = Discovery(settings, force_exclude=force_exclude)
+    files = list(discovery.files(paths or [Path(".")]))
+    for folder, reason in discovery.unlisted:
+        click.echo(f"flaxprec: warning: {folder}: directory not read ({reason}); skipped", err=True)
+    return files
 
 
-def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin_filename: str | None):
+def _units(
+    paths: Sequence[Path],
+    settings: Settings,
+    force_exclude: bool,
+    stdin_filename: str | None,
+    files: list[Path] | None = None,
+) -> tuple[list[Unit], list[Diagnostic]]:
+    """The run's units and the files that could not be read (FLX900); ``files``: already discovered."""
     from flaxprec.engine import Unit, load_units
     from flaxprec.imports import module_name_for
 
@@ -202,7 +223,31 @@ def _units(paths: Sequence[Path], settings: Settings, force_exclude: bool, stdin
         text = sys.stdin.read()
         path = Path(stdin_filename)
         return [Unit(stdin_filename, text, module_name_for(path), path.name == "__init__.py")], []
-    return load_units(_files(paths, settings, force_exclude), _display_names())
+    if files is None:
+        files = _files(paths, settings, force_exclude)
+    return load_units(files, _display_names())
+
+
+def _usable_cache_dir(directory: Path) -> bool:
+    """Whether the cache can live in ``directory`` (a folder, or nothing yet: it is made when written).
+
+    A cache is an optimisation: one that cannot be used (the path is a file, a folder on the way is not
+    searchable) is reported on stderr and the run goes on without it, whether the directory was given
+    (``--cache-dir``, ``FLAXPREC_CACHE_DIR``) or is the default, as ruff does.
+    """
+    try:
+        is_dir = stat.S_ISDIR(os.stat(directory).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError as error:
+        reason = error.strerror or str(error)
+    else:
+        if is_dir:
+            return True
+        reason = "Not a directory"  # as strerror says it
+    message = f"cache directory {directory}: {reason}; running without the cache"
+    click.echo(f"flaxprec: warning: {message}", err=True)
+    return False
 
 
 def _rule_infos():
@@ -235,7 +280,7 @@ def _color() -> bool:
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),  # not file_okay=False: a cache that cannot be used is a warning
     envvar="FLAXPREC_CACHE_DIR",
     help="Cache directory (default: .flaxprec_cache beside the config, or in the working directory).",
 )
@@ -267,11 +312,13 @@ def check(
         _fail("--add-noqa writes files; it cannot be combined with --stdin-filename")
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     cache: Cache | None = None
-    if not no_cache and stdin_filename is None:
+    directory = cache_dir or settings.root / ".flaxprec_cache"
+    if not no_cache and stdin_filename is None and _usable_cache_dir(directory):
         from flaxprec.cache import Cache
 
-        cache = Cache(cache_dir or settings.root / ".flaxprec_cache", settings.cache_key())
+        cache = Cache(directory, settings.cache_key())
     served = None
+    files: list[Path] | None = None  # discovered once, for the warm path and the engine alike
     if cache is not None and not add_noqa:  # everything cached: answered without the engine
         from flaxprec.warm import cached_check
 
@@ -286,6 +333,7 @@ def check(
 
             checker = _checker(settings)
             checker.cache = cache
+            assert files is not None
             return checker, load_units(files, display)[0]
 
     else:
@@ -296,7 +344,7 @@ def check(
         checker.fix_texts = cache is not None or shows_fixes(
             output_format, show_fixes=show_fixes, statistics=statistics
         )
-        units, errors = _units(paths, settings, force_exclude, stdin_filename)
+        units, errors = _units(paths, settings, force_exclude, stdin_filename, files)
         found = checker.check_units(units)
         diagnostics = sorted(checker.selected_errors(errors) + found, key=Diagnostic.sort_key)
         if add_noqa:

@@ -456,14 +456,25 @@ def index_digest(units: Sequence[Unit]) -> str:
 def load_units(
     files: Iterable[Path], display: Callable[[Path], str] = str
 ) -> tuple[list[Unit], list[Diagnostic]]:
-    """Read every file; one that cannot be read or decoded becomes an FLX900 finding, not a crash."""
+    """Read every file; one that cannot be read or decoded becomes an FLX900 finding, not a crash.
+
+    Only regular files are opened (a link to ``/dev/zero`` or a FIFO would never end). The message gives
+    the reason alone: the finding already names the file, by the name it was walked or given by.
+    """
+    from flaxprec.discover import require_regular_file
+
     units: list[Unit] = []
     errors: list[Diagnostic] = []
     for path in files:
         try:
+            require_regular_file(path)
             source = read_source(path)
-        except (OSError, SourceError) as error:
-            errors.append(Diagnostic(*PARSE_ERROR, f"Failed to read: {error}", display(path)))
+        except SourceError as error:
+            errors.append(Diagnostic(*PARSE_ERROR, f"Failed to read: {error.message}", display(path)))
+            continue
+        except OSError as error:
+            reason = error.strerror or str(error)
+            errors.append(Diagnostic(*PARSE_ERROR, f"Failed to read: {reason}", display(path)))
             continue
         unit = Unit(display(path), source.text, module_name_for(path), is_package=path.name == "__init__.py")
         unit.source = source

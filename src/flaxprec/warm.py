@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flaxprec.cache import Cache, file_key
 from flaxprec.diagnostics import Diagnostic
+from flaxprec.discover import require_regular_file
 from flaxprec.imports import module_name_for
 
 
@@ -51,6 +52,7 @@ def cached_check(
     keys: list[tuple[str, str]] = []
     for path in files:
         try:
+            require_regular_file(path)  # a link to /dev/zero or a FIFO: never read
             raw = path.read_bytes()
         except OSError:
             return None  # reported by the engine's path
