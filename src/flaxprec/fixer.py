@@ -146,8 +146,6 @@ class _Fixer:
             new_text = _apply(state.model, state.text, todo)
         except (RewriteError, ValueError) as error:
             raise _PassFailed(f"cannot apply the fix: {error}") from error
-        except RecursionError as error:
-            raise _PassFailed("cannot apply the fix: the code is nested too deeply") from error
         try:
             ast.parse(new_text)
         except SyntaxError as error:

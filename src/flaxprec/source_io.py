@@ -219,9 +219,10 @@ def write_back(source: SourceFile, data: bytes, during: str = "fixing") -> None:
         raise NotWritten(path, "permission denied, not written")
     import tempfile  # only a write pays for it
 
+    tmp_name: str | None = None
     with _sigterm_raises():
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
         try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
             in_place = _write_temp(fd, data, before) or before.st_nlink > 1
             _check_unchanged(path, target, source.raw, before, during)
             if in_place:
@@ -230,8 +231,9 @@ def write_back(source: SourceFile, data: bytes, during: str = "fixing") -> None:
             else:
                 os.replace(tmp_name, target)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+            if tmp_name is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_name)
             raise
     _fsync_directory(target.parent)
 
