@@ -10,25 +10,28 @@ run (a wrapped fixer or write step), never with sleeps.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import flaxprec.engine
 import flaxprec.fixer
 import flaxprec.rules.flx001_missing_dtype as flx001
-import flaxprec.source_io
 import flaxprec.suppress
 from conftest import REPO
+from flaxprec.analysis import FileModel
 from flaxprec.cli import main
-from flaxprec.diagnostics import SetKeyword
+from flaxprec.diagnostics import CallEdit, Diagnostic, SetKeyword
+from flaxprec.rules import RuleContext, all_rules
 from flaxprec.source_io import NotWritten, read_source, write_back
 
 FAULTY = """\
@@ -369,3 +372,34 @@ def test_one_failing_fix_does_not_cancel_the_others(workdir: Path, monkeypatch: 
     assert path.read_text(encoding="utf-8") == REVEALING_FIXED.replace(
         f"return {fixed_body}", f"return nn.Dense(4, param_dtype=self.param_dtype)({fixed_body})"
     )
+
+
+def test_a_chain_of_fixes_stops_at_the_pass_bound(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A (broken) rule whose every fix reveals a new finding: the loop stops after MAX_PASSES passes, keeps
+    the verified text of the last one, and says why the finding is left."""
+    passes = iter(range(100))
+
+    def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
+        step = next(passes)
+        for diagnostic in flx001.check(model, context):
+            assert diagnostic.fix is not None
+            [edit] = diagnostic.fix.edits
+            assert isinstance(edit, CallEdit)
+            ops = (SetKeyword("precision", str(step + 1)),)
+            diagnostic.fix = dataclasses.replace(diagnostic.fix, edits=(CallEdit(edit.call, ops),))
+            diagnostic.message += f" (step {step})"
+            yield diagnostic
+
+    rules = tuple(
+        dataclasses.replace(rule, check=check) if rule.code == "FLX001" else rule for rule in all_rules()
+    )
+    monkeypatch.setattr(flaxprec.engine, "all_rules", lambda: rules)
+    path = _write(workdir, FAULTY)
+    code, _, stderr = run("fix", "--apply", "model.py")
+    assert code == 1
+    assert stderr == (
+        f"model.py:10:16: FLX001 not fixed: fixes did not converge in {flaxprec.fixer.MAX_PASSES} passes\n"
+        f"Fixed {flaxprec.fixer.MAX_PASSES} errors, 1 remaining.\n"
+    )
+    last = flaxprec.fixer.MAX_PASSES
+    assert path.read_text(encoding="utf-8") == FAULTY.replace("nn.Dense(4)", f"nn.Dense(4, precision={last})")
