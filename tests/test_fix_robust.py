@@ -403,3 +403,15 @@ def test_a_chain_of_fixes_stops_at_the_pass_bound(workdir: Path, monkeypatch: py
     )
     last = flaxprec.fixer.MAX_PASSES
     assert path.read_text(encoding="utf-8") == FAULTY.replace("nn.Dense(4)", f"nn.Dense(4, precision={last})")
+
+
+def test_a_file_not_written_counts_its_own_findings_as_remaining(workdir: Path) -> None:
+    """Three fixes were made in memory (one revealed by another), but the file still has its two findings."""
+    path = _write(workdir, REVEALING)
+    os.chmod(path, 0o444)
+    assert run("fix", "--apply", "model.py") == (
+        1,
+        "",
+        "model.py: read-only, not written\nFixed 0 errors, 2 remaining.\n",
+    )
+    assert path.read_text(encoding="utf-8") == REVEALING

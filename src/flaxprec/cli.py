@@ -477,12 +477,13 @@ def fix(
         for item in result.not_fixed:
             click.echo(describe(item), err=True)
         failed = failed or bool(result.not_fixed)
-        remaining += len(result.remaining)
         if not result.changed:
+            remaining += len(result.remaining)
             continue
         if not apply:
             would_change = True
             fixed_count += len(result.applied)
+            remaining += len(result.remaining)
             diff = difflib.unified_diff(
                 unit.text.splitlines(keepends=True),
                 result.fixed.splitlines(keepends=True),
@@ -496,10 +497,11 @@ def fix(
             write_back(unit.source, unit.source.render(cst.parse_module(result.fixed)))
         except (OSError, SourceError) as error:
             failed = True
-            remaining += len(result.applied)  # still in the file
+            remaining += len(result.found)  # the file is as it was
             click.echo(f"{unit.filename}: {_write_failure(error)}", err=True)
         else:
             fixed_count += len(result.applied)
+            remaining += len(result.remaining)
     if apply:
         unfixed = f", {remaining} remaining" if remaining else ""
         click.echo(f"Fixed {fixed_count} error{'s' if fixed_count != 1 else ''}{unfixed}.", err=True)

@@ -46,13 +46,15 @@ class NotFixed:
 @dataclass
 class FileFix:
     """One file's outcome. ``remaining``: the findings of ``fixed`` (what ``check`` reports after the fix);
-    ``not_fixed``: those among them that offer a wanted fix, each with the reason it was not made."""
+    ``not_fixed``: those among them that offer a wanted fix, each with the reason it was not made;
+    ``found``: the findings of the file as it was (what is left if the fixed text is not written)."""
 
     unit: Unit
     fixed: str
     applied: list[Diagnostic] = field(default_factory=list)
     remaining: list[Diagnostic] = field(default_factory=list)
     not_fixed: list[NotFixed] = field(default_factory=list)
+    found: list[Diagnostic] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -88,9 +90,8 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
             # libcst cannot give this file back byte for byte, so nothing is written; the findings are
             # the ones ``check`` reports (it reads suspect statements only), each offered fix not made.
             _, found = checker.diagnose(unit, index, sliced=True)
-            return FileFix(
-                unit, unit.text, [], found, [NotFixed(d, unreadable) for d in found if wanted(d, unsafe)]
-            )
+            not_fixed = [NotFixed(d, unreadable) for d in found if wanted(d, unsafe)]
+            return FileFix(unit, unit.text, [], found, not_fixed, found)
     return _Fixer(checker, unit, index, unsafe).run(_State(unit.text, model, diagnostics))
 
 
@@ -115,8 +116,10 @@ class _Fixer:
         self.checker, self.unit, self.index, self.unsafe = checker, unit, index, unsafe
         self.applied: list[Diagnostic] = []
         self.set_aside: dict[SpanKey, str] = {}  # fixes that failed alone, with the reason
+        self.found: list[Diagnostic] = []
 
     def run(self, state: _State) -> FileFix:
+        self.found = state.diagnostics
         # Each pass applies a fix or sets one aside, so the loop ends; the bound only caps the work.
         for _ in range(MAX_PASSES):
             todo = self._todo(state)
@@ -199,7 +202,7 @@ class _Fixer:
                 not_fixed.append(
                     NotFixed(diagnostic, reason or f"fixes did not converge in {MAX_PASSES} passes")
                 )
-        return FileFix(self.unit, state.text, self.applied, state.diagnostics, not_fixed)
+        return FileFix(self.unit, state.text, self.applied, state.diagnostics, not_fixed, self.found)
 
 
 def _left_in_place(
