@@ -415,3 +415,39 @@ def test_a_file_not_written_counts_its_own_findings_as_remaining(workdir: Path) 
         "model.py: read-only, not written\nFixed 0 errors, 2 remaining.\n",
     )
     assert path.read_text(encoding="utf-8") == REVEALING
+
+
+def test_a_failed_write_in_place_puts_the_old_bytes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard-linked file is written in place; if that write fails, the file gets its old bytes again and
+    the temporary copy is removed."""
+    path = _write(tmp_path, FAULTY)
+    os.link(path, tmp_path / "link.py")
+    source = read_source(path)
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the first is the temporary file's, the second the file's own
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_back(source, FIXED.encode())
+    assert path.read_text(encoding="utf-8") == FAULTY
+    assert sorted(os.listdir(tmp_path)) == ["link.py", "model.py"]
+
+
+def test_a_file_this_process_may_not_write_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Write bits set, but not for this user: refused before anything is written."""
+    path = _write(tmp_path, FAULTY)
+    monkeypatch.setattr(os, "access", lambda target, mode: False)
+    with pytest.raises(NotWritten, match="permission denied, not written"):
+        write_back(read_source(path), FIXED.encode())
+    assert path.read_text(encoding="utf-8") == FAULTY
+    assert os.listdir(tmp_path) == ["model.py"]
