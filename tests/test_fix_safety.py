@@ -91,7 +91,8 @@ def test_fix_that_leaves_its_finding_is_not_written(tmp_path: Path, monkeypatch:
     path = _write(tmp_path, FAULTY)
     code, _, stderr = _run_in_process("fix", "--apply", str(path))
     assert code == 1
-    assert "not fixed: a fix left its finding in place (FLX001)" in stderr
+    reason = f"{path}:10:16: FLX001 not fixed: the fix leaves its finding in place\n"
+    assert stderr == reason + "Fixed 0 errors, 1 remaining.\n"
     assert path.read_text(encoding="utf-8") == FAULTY
 
 
@@ -119,7 +120,8 @@ def test_fix_whose_finding_remains_without_a_fix_is_not_written(
     path = _write(tmp_path, FAULTY)
     code, _, stderr = _run_in_process("fix", "--apply", str(path))
     assert code == 1
-    assert "not fixed: a fix left its finding in place (FLX001)" in stderr
+    reason = f"{path}:10:16: FLX001 not fixed: the fix leaves its finding in place\n"
+    assert stderr == reason + "Fixed 0 errors, 1 remaining.\n"
     assert path.read_text(encoding="utf-8") == FAULTY
 
 

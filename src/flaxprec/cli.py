@@ -431,11 +431,12 @@ def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Calla
 def _write_noqa(units: Sequence[Unit], diagnostics: Sequence[Diagnostic]) -> None:
     """``--add-noqa``: write a directive for every finding into its file, then report the count and exit 0.
 
-    Written through the file's :class:`SourceFile`, so encoding, BOM and line endings stay as they were;
-    files that did not parse (FLX900) are left alone, as ruff does.
+    Written through the file's :class:`SourceFile`, so encoding, BOM and line endings stay as they were,
+    and by :func:`~flaxprec.source_io.write_back`: a file edited during the run is left as its user saved
+    it. Files that did not parse (FLX900) are left alone, as ruff does.
     """
     from flaxprec.engine import PARSE_ERROR
-    from flaxprec.source_io import SourceError, atomic_write
+    from flaxprec.source_io import SourceError, write_back
     from flaxprec.suppress import add_noqa, split_lines
 
     by_file: dict[str, list[Diagnostic]] = {}
@@ -451,10 +452,10 @@ def _write_noqa(units: Sequence[Unit], diagnostics: Sequence[Diagnostic]) -> Non
         if new_text == unit.text:
             continue
         try:
-            atomic_write(unit.source.path, unit.source.encode(new_text))
+            write_back(unit.source, unit.source.encode(new_text), during="adding noqa directives")
         except (OSError, SourceError) as error:
             failed = True
-            click.echo(f"{unit.filename}: not written: {error}", err=True)
+            click.echo(f"{unit.filename}: {_write_failure(error)}", err=True)
             continue
         # add_noqa edits lines in place, so each changed line is one directive added (or extended).
         added += sum(
@@ -462,6 +463,17 @@ def _write_noqa(units: Sequence[Unit], diagnostics: Sequence[Diagnostic]) -> Non
         )
     click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
     sys.exit(1 if failed else 0)
+
+
+def _write_failure(error: Exception) -> str:
+    """What follows ``FILE: `` when a file is not written: the refusal as it is, else the system's reason."""
+    from flaxprec.source_io import NotWritten, SourceError
+
+    if isinstance(error, NotWritten):
+        return error.message
+    if isinstance(error, SourceError):
+        return f"not written: {error.message}"
+    return f"not written: {getattr(error, 'strerror', None) or error}"
 
 
 @main.command()
@@ -479,56 +491,69 @@ def fix(
     preview: bool | None,
     apply: bool,
 ) -> None:
-    """Rewrite PATHS to the t5x convention: float32 parameters, computation in the compute dtype."""
+    """Rewrite PATHS to the t5x convention: float32 parameters, computation in the compute dtype.
+
+    Files are fixed and written one at a time, so that little time passes between the fix and the write;
+    a file is written only if it still holds the bytes that were read (see ``source_io.write_back``).
+    Each finding whose fix was offered but not made is printed with the reason.
+    """
     import difflib
 
     import libcst as cst
 
-    from flaxprec.fixer import fix_unit
-    from flaxprec.source_io import SourceError, atomic_write
+    from flaxprec.fixer import describe, fix_unit
+    from flaxprec.source_io import SourceError, write_back
 
     settings = _settings(paths, config_path, select, extend_select, ignore, unsafe_fixes, preview)
     checker = _checker(settings)
     units, errors = _units(paths, settings, force_exclude, stdin_filename)
     index = checker.index_units(units)
-    results = [fix_unit(checker, unit, index, unsafe=settings.unsafe_fixes) for unit in units]
     if stdin_filename is not None:
-        click.echo(results[0].fixed, nl=False)
-        sys.exit(1 if results[0].remaining or results[0].error else 0)
-    failed = False
+        result = fix_unit(checker, units[0], index, unsafe=settings.unsafe_fixes)
+        for item in result.not_fixed:
+            click.echo(describe(item), err=True)
+        click.echo(result.fixed, nl=False)
+        sys.exit(1 if result.remaining else 0)
     for error in errors:
         click.echo(f"{error.filename}: {error.message}", err=True)
+    failed = False  # a fix not made, or a file not written
     fixed_count = 0
-    for result in results:
-        if result.error is not None:
-            failed = True
-            click.echo(f"{result.unit.filename}: not fixed: {result.error}", err=True)
-            continue
+    remaining = len(errors)
+    would_change = False
+    for unit in units:
+        result = fix_unit(checker, unit, index, unsafe=settings.unsafe_fixes)
+        for item in result.not_fixed:
+            click.echo(describe(item), err=True)
+        failed = failed or bool(result.not_fixed)
         if not result.changed:
+            remaining += len(result.remaining)
             continue
-        fixed_count += len(result.applied)
-        if apply:
-            assert result.unit.source is not None
-            try:
-                source = result.unit.source
-                atomic_write(source.path, source.render(cst.parse_module(result.fixed)))
-            except (OSError, SourceError) as error:
-                failed = True
-                click.echo(f"{result.unit.filename}: not written: {error}", err=True)
-        else:
+        if not apply:
+            would_change = True
+            fixed_count += len(result.applied)
+            remaining += len(result.remaining)
             diff = difflib.unified_diff(
-                result.unit.text.splitlines(keepends=True),
+                unit.text.splitlines(keepends=True),
                 result.fixed.splitlines(keepends=True),
-                fromfile=_diff_name("a", result.unit.filename),
-                tofile=_diff_name("b", result.unit.filename),
+                fromfile=_diff_name("a", unit.filename),
+                tofile=_diff_name("b", unit.filename),
             )
             click.echo("".join(diff), nl=False)
-    remaining = [d for r in results for d in r.remaining] + errors
+            continue
+        assert unit.source is not None
+        try:
+            write_back(unit.source, unit.source.render(cst.parse_module(result.fixed)))
+        except (OSError, SourceError) as error:
+            failed = True
+            remaining += len(result.found)  # the file is as it was
+            click.echo(f"{unit.filename}: {_write_failure(error)}", err=True)
+        else:
+            fixed_count += len(result.applied)
+            remaining += len(result.remaining)
     if apply:
-        unfixed = f", {len(remaining)} remaining" if remaining else ""
+        unfixed = f", {remaining} remaining" if remaining else ""
         click.echo(f"Fixed {fixed_count} error{'s' if fixed_count != 1 else ''}{unfixed}.", err=True)
         sys.exit(1 if remaining or failed else 0)
-    would_change = any(r.changed for r in results)
     if would_change:
         click.echo(
             f"Would fix {fixed_count} error{'s' if fixed_count != 1 else ''} (run with --apply to write).",
