@@ -12,7 +12,7 @@ import pytest
 
 from flaxprec.apply_edits import apply_edits
 from flaxprec.diagnostics import CallEdit, ImportNeed, SetKeyword
-from flaxprec.source_io import SourceError, SourceFile, atomic_write, decode_source, read_source
+from flaxprec.source_io import SourceError, SourceFile, decode_source, read_source, write_back
 
 JNP = ImportNeed("jax.numpy", "jnp")
 DTYPE = SetKeyword("dtype", "self.dtype")
@@ -215,59 +215,53 @@ def test_unencodable_new_text_raises_source_error(tmp_path: Path) -> None:
         source.encode("x = 'é'\n")
 
 
-# --- atomic_write ----------------------------------------------------------------------------------------
+# --- write_back (the fix path's write; tests/test_fix_robust.py covers races, owners and links) ----------
 
 
-def test_atomic_write_replaces_content_and_keeps_mode(tmp_path: Path) -> None:
+def test_write_back_replaces_content_and_keeps_mode(tmp_path: Path) -> None:
     path = write(tmp_path, b"old\n")
     os.chmod(path, 0o751)
-    atomic_write(path, b"new\r\n")
+    write_back(read_source(path), b"new\r\n")
     assert path.read_bytes() == b"new\r\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert os.listdir(tmp_path) == ["model.py"]
 
 
-def test_atomic_write_new_file_gets_umask_mode(tmp_path: Path) -> None:
-    path = tmp_path / "new.py"
-    atomic_write(path, b"x = 1\n")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
-
-
-def test_atomic_write_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
+def test_write_back_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
     target = write(tmp_path, b"old\n", "real.py")
     link = tmp_path / "link.py"
     link.symlink_to(target)
-    atomic_write(link, b"new\n")
+    write_back(read_source(link), b"new\n")
     assert link.is_symlink() and target.read_bytes() == b"new\n"
 
 
-def test_atomic_write_failure_leaves_original_and_no_temp_file(
+def test_write_back_failure_leaves_original_and_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path, b"old\n")
+    source = read_source(path)
 
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk on fire"):
-        atomic_write(path, b"new\n")
+        write_back(source, b"new\n")
     assert path.read_bytes() == b"old\n"
     assert os.listdir(tmp_path) == ["model.py"]
 
 
-def test_atomic_write_failure_while_writing_leaves_no_temp_file(
+def test_write_back_failure_while_writing_leaves_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path, b"old\n")
+    source = read_source(path)
 
     def broken_fsync(fd: int) -> None:
         raise OSError("fsync failed")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="fsync failed"):
-        atomic_write(path, b"new\n")
+        write_back(source, b"new\n")
     assert path.read_bytes() == b"old\n"
     assert os.listdir(tmp_path) == ["model.py"]

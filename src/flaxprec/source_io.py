@@ -36,7 +36,6 @@ __all__ = [
     "NotWritten",
     "SourceError",
     "SourceFile",
-    "atomic_write",
     "decode_source",
     "read_source",
     "write_back",
@@ -155,35 +154,6 @@ def decode_source(path: Path | str, raw: bytes) -> SourceFile:
     if encoding != "utf-8" and source.encode(text) != raw:
         raise SourceError(path, f"decoding as {encoding} and encoding again does not give the same bytes")
     return source
-
-
-def atomic_write(path: Path | str, data: bytes) -> None:
-    """Replace the file's content at once: readers see the old file or the new one, never a mix.
-
-    The data goes to a temporary file in the same directory (``os.replace`` is atomic only within one
-    file system), is flushed to disk, gets the original file's permission bits, then replaces the file.
-    A symbolic link is followed, so the link stays a link. The temporary file never survives an error.
-    """
-    target = Path(os.path.realpath(path))
-    import tempfile  # only a write pays for it
-
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()  # mkstemp creates 0600; a new file gets the usual mode instead
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(target.parent)
 
 
 def write_back(source: SourceFile, data: bytes, during: str = "fixing") -> None:
@@ -325,12 +295,6 @@ def _sigterm_raises() -> Iterator[None]:
         raise
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync_directory(directory: Path) -> None:
