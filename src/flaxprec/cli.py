@@ -2,7 +2,7 @@
 
 The engine is imported inside the commands so that ``flaxprec --help`` stays cheap; jax/flax are imported
 by ``audit`` alone. Exit codes follow ruff: 0 clean, 1 findings (or a diff for ``fix``), 2 usage or
-configuration error.
+configuration error, or a file the tool failed to analyse (FLX902).
 """
 
 from __future__ import annotations
@@ -320,7 +320,17 @@ def check(
     )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
-    sys.exit(0 if exit_zero or not diagnostics else 1)
+    sys.exit(_check_status(diagnostics, exit_zero))
+
+
+def _check_status(diagnostics: Sequence[Diagnostic], exit_zero: bool) -> int:
+    """``check``'s exit status: 2 when the tool failed on a file (FLX902: that file was not checked, whatever
+    ``--exit-zero`` says, as ruff exits 2 on its internal errors), else 1 for findings, else 0."""
+    from flaxprec.diagnostics import is_tool_error
+
+    if any(map(is_tool_error, diagnostics)):
+        return 2
+    return 0 if exit_zero or not diagnostics else 1
 
 
 def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Callable[[Diagnostic], str | None]:
@@ -369,12 +379,18 @@ def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Calla
             return None
         # Imported here: only a report that shows a fix pays for libcst.
         from flaxprec.apply_edits import RewriteError, apply_edits
+        from flaxprec.deep import retry_when_deep
         from flaxprec.diagnostics import ReplaceText
 
         edits = [edit for edit in fix.edits if not isinstance(edit, ReplaceText)]
-        try:
+
+        @retry_when_deep  # libcst's code generation recurses: a deep file's on a large stack
+        def fixed_code() -> str:
             return apply_edits(model.module, edits, fix.imports).code
-        except RewriteError:
+
+        try:
+            return fixed_code()
+        except (RewriteError, RecursionError, MemoryError):
             return None
 
     return fixed_source

@@ -8,12 +8,12 @@ another possible (a positional ``param_dtype`` becomes a keyword, then its value
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from dataclasses import dataclass, field
 
 from flaxprec.apply_edits import apply_edits
 from flaxprec.call_rewrite import RewriteError
+from flaxprec.deep import parse_python, retry_when_deep
 from flaxprec.diagnostics import Applicability, Diagnostic, Edit, ImportNeed, ReplaceText
 from flaxprec.engine import Checker, Unit
 from flaxprec.project import ProjectIndex
@@ -40,6 +40,7 @@ def wanted(diagnostic: Diagnostic, unsafe: bool) -> bool:
     return fix is not None and (fix.applicability is Applicability.SAFE or unsafe)
 
 
+@retry_when_deep  # libcst's walks of a deeply nested file: redone on a large stack (flaxprec.deep)
 def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = False) -> FileFix:
     """Fix one file of the indexed tree (its summary is in ``index``; a fix never changes class facts)."""
     text = unit.text
@@ -61,7 +62,7 @@ def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = F
         except (RewriteError, ValueError) as error:
             return FileFix(unit, unit.text, applied, diagnostics, f"cannot apply fixes: {error}")
         try:
-            ast.parse(new_text)
+            parse_python(new_text)
         except SyntaxError as error:
             return FileFix(unit, unit.text, applied, diagnostics, f"fixed code would not parse: {error.msg}")
         if new_text == text:
