@@ -39,9 +39,13 @@ DEEP_STACK_BYTES = 512 * 1024 * 1024
 DEEP_RECURSION_LIMIT = 100_000
 # CPython's default recursion limit: the budget ``compile()`` has when a script calls it at its top level.
 DEFAULT_RECURSION_LIMIT = 1000
-# The recursion counter's depth at a top-level ``compile()`` call: the script's frame and the interpreter's
-# entry into it (3.11, measured: python -c "compile(...)" accepts exactly what parse_python accepts).
-_TOP_LEVEL_DEPTH = 2
+# The recursion counter's depth at a script's top-level ``compile()`` call, less the one that
+# ``compile(*arguments)`` adds (3.11, measured: ``python -c "compile(...)"`` then accepts exactly what
+# parse_python accepts, construct by construct; tests/test_robust_depth.py holds it to that).
+_TOP_LEVEL_DEPTH = 1
+# Frames of headroom the normal path leaves below a script's budget: ``ast.parse`` alone stops a level or
+# two away from the full compiler, so a file this close to the limit is judged by _parse_deep instead.
+_MARGIN = 10
 TOO_DEEP = "too deeply nested for Python's parser"
 NO_LARGE_STACK = "no room for a thread with a large stack"
 
@@ -108,7 +112,7 @@ def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
     with warnings.catch_warnings():  # invalid escapes etc. are the checked code's business, not ours
         warnings.simplefilter("ignore")
         try:
-            with _budget_at_most(DEFAULT_RECURSION_LIMIT - _TOP_LEVEL_DEPTH):
+            with _budget_at_most(DEFAULT_RECURSION_LIMIT - _TOP_LEVEL_DEPTH - _MARGIN):
                 return ast.parse(text, filename=filename)
         except (RecursionError, MemoryError):
             pass  # too deep here; maybe not at a script's top level
@@ -130,9 +134,12 @@ def _parse_deep(text: str, filename: str) -> ast.Module:
             tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         except (RecursionError, MemoryError) as error:  # MemoryError: the parser's own stack overflowed
             raise SyntaxError(TOO_DEEP, (filename, 1, 1, None)) from error
+        arguments = (text, filename, "exec", 0, True)  # dont_inherit: the checked code's own future imports
         sys.setrecursionlimit(_frame_depth() + DEFAULT_RECURSION_LIMIT - _TOP_LEVEL_DEPTH)
         try:
-            compile(text, filename, "exec", dont_inherit=True)
+            # Called with *arguments: the interpreter never specialises that call, which would change by
+            # one the depth it counts for it (and the verdict with it) once this line has run a few times.
+            compile(*arguments)
         except (RecursionError, MemoryError) as error:
             raise SyntaxError(TOO_DEEP, (filename, 1, 1, None)) from error
         except SyntaxError:
