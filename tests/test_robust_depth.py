@@ -230,9 +230,11 @@ def test_a_deep_statement_with_a_finding_gets_its_position(cwd: Path, expr: str)
     assert done.returncode == 1
 
 
-def test_fix_rewrites_a_file_with_a_320_term_sum(cwd: Path) -> None:
-    """libcst's transformer recurses over the whole module, the deep statement included."""
-    text = OWN_STATEMENT.format(expr="x" + " + x" * 319)
+@pytest.mark.parametrize("terms", [320, 485])
+def test_fix_rewrites_a_file_with_a_deep_sum(cwd: Path, terms: int) -> None:
+    """libcst's transformer recurses over the whole module, the deep statement included (from ~320 terms),
+    and so does the code generation that writes the file back (from ~485)."""
+    text = OWN_STATEMENT.format(expr="x" + " + x" * (terms - 1))
     fixed = text.replace("return nn.Dense(4)(x)", "return nn.Dense(4, dtype=self.dtype)(x)")
     assert fixed != text
     assert fix_source(text, "model.py") == fixed

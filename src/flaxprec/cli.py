@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flaxprec.config import Settings
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.engine import Checker, Unit
+    from flaxprec.source_io import SourceFile
 
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
@@ -450,8 +451,7 @@ def fix(
     """Rewrite PATHS to the t5x convention: float32 parameters, computation in the compute dtype."""
     import difflib
 
-    import libcst as cst
-
+    from flaxprec.deep import retry_when_deep
     from flaxprec.fixer import fix_unit
     from flaxprec.source_io import SourceError, atomic_write
 
@@ -477,12 +477,16 @@ def fix(
         fixed_count += len(result.applied)
         if apply:
             assert result.unit.source is not None
+            source = result.unit.source
             try:
-                source = result.unit.source
-                atomic_write(source.path, source.render(cst.parse_module(result.fixed)))
+                # libcst's code generation recurses: a deeply nested file's on a large stack (flaxprec.deep)
+                atomic_write(source.path, retry_when_deep(_rendered)(source, result.fixed))
             except (OSError, SourceError) as error:
                 failed = True
                 click.echo(f"{result.unit.filename}: not written: {error}", err=True)
+            except (RecursionError, MemoryError):
+                failed = True
+                click.echo(f"{result.unit.filename}: not written: too deeply nested to write back", err=True)
         else:
             diff = difflib.unified_diff(
                 result.unit.text.splitlines(keepends=True),
@@ -503,6 +507,13 @@ def fix(
             err=True,
         )
     sys.exit(1 if would_change or failed else 0)
+
+
+def _rendered(source: SourceFile, text: str) -> bytes:
+    """The bytes of fixed ``text`` for ``source``'s file (its encoding, BOM and line endings)."""
+    import libcst as cst
+
+    return source.render(cst.parse_module(text))
 
 
 def _diff_name(side: str, filename: str) -> str:
