@@ -174,10 +174,10 @@ class Checker:
         else:
             unit.summary, unit.sketch, unit.stored_sketch = result, sketch, stored
         if self.cache is None:
-            return
+            return  # the facts digest keys cached results: nothing to compute without a cache
         if is_tool_error(result):  # may not happen again (memory): the next run tries the file anew
             unit.facts = ""
-            return  # the facts digest keys cached results: nothing to compute without a cache
+            return
         if unit.key is None:  # never cached itself, but its facts are part of the project's digest
             unit.facts = "" if unit.summary is None else facts_digest(unit.summary)
         elif unit.summary is None:
