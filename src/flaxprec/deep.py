@@ -62,7 +62,26 @@ def retry_deep(work: Callable[[], Result]) -> Result:
     """
     if getattr(_deep, "active", False):
         raise RecursionError("maximum recursion depth exceeded even with a large stack")
+    _return_freed_memory()
     return _in_deep_thread(work, DEEP_RECURSION_LIMIT)
+
+
+def _return_freed_memory() -> None:
+    """Give the failed attempt's memory back to the system before the retry (glibc only; else nothing).
+
+    That memory is free, but kept in the calling thread's malloc arena, and the retry's thread allocates
+    from an arena of its own: without this, the peak is both attempts' (check of 2,976 nested lambdas,
+    whose libcst parse alone takes 1.7 GB: 3.4 GB; with it, 1.7 GB, for ~0.1 s on this path only).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # a C library without it (musl)
+        return
+    trim(0)
 
 
 def _in_deep_thread(work: Callable[[], Result], limit: int | None) -> Result:
