@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 import libcst as cst
 
 from flaxprec.call_rewrite import RewriteError, parse_value, rewrite_call_unchecked, value_positions
+from flaxprec.deep import retry_when_deep
 from flaxprec.diagnostics import CallEdit, CallOp, Edit, ImportNeed, ReplaceNode
 from flaxprec.dtypes import dotted
 
@@ -24,8 +25,18 @@ def apply_edits(module: cst.Module, edits: Sequence[Edit], imports: Sequence[Imp
 
     Raises :class:`RewriteError` when an edit targets a node that is not in ``module``, when two edits
     conflict (different values for one argument, an edit inside a node another edit replaces, an import
-    alias already bound to another module), or when the result does not parse.
+    alias already bound to another module), when the result does not parse, or when the module is too
+    deeply nested to rewrite even on a large stack (libcst's transformer recurses; see flaxprec.deep).
     """
+    try:
+        return _apply_edits(module, edits, imports)
+    except (RecursionError, MemoryError) as error:
+        reason = "out of memory" if isinstance(error, MemoryError) else "too deeply nested"
+        raise RewriteError(f"cannot rewrite this file: {reason}") from None
+
+
+@retry_when_deep
+def _apply_edits(module: cst.Module, edits: Sequence[Edit], imports: Sequence[ImportNeed]) -> cst.Module:
     calls: dict[int, tuple[list[CallOp], tuple[str, ...]]] = {}
     replacements: dict[int, str] = {}
     for edit in edits:

@@ -2,7 +2,7 @@
 
 The engine is imported inside the commands so that ``flaxprec --help`` stays cheap; jax/flax are imported
 by ``audit`` alone. Exit codes follow ruff: 0 clean, 1 findings (or a diff for ``fix``), 2 usage or
-configuration error.
+configuration error, or a file the tool failed to analyse (FLX902).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from flaxprec.config import Settings
     from flaxprec.diagnostics import Diagnostic
     from flaxprec.engine import Checker, Unit
+    from flaxprec.source_io import SourceFile
 
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "github", "sarif")
 DOCS_URL = "https://github.com/flaxprec/flaxprec/blob/main/rules/{code}.md"
@@ -368,7 +369,17 @@ def check(
     )
     if output:
         click.echo(output, nl=not output.endswith("\n"))
-    sys.exit(0 if exit_zero or not diagnostics else 1)
+    sys.exit(_check_status(diagnostics, exit_zero))
+
+
+def _check_status(diagnostics: Sequence[Diagnostic], exit_zero: bool) -> int:
+    """``check``'s exit status: 2 when the tool failed on a file (FLX902: that file was not checked, whatever
+    ``--exit-zero`` says, as ruff exits 2 on its internal errors), else 1 for findings, else 0."""
+    from flaxprec.diagnostics import is_tool_error
+
+    if any(map(is_tool_error, diagnostics)):
+        return 2
+    return 0 if exit_zero or not diagnostics else 1
 
 
 def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Callable[[Diagnostic], str | None]:
@@ -417,12 +428,18 @@ def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Calla
             return None
         # Imported here: only a report that shows a fix pays for libcst.
         from flaxprec.apply_edits import RewriteError, apply_edits
+        from flaxprec.deep import retry_when_deep
         from flaxprec.diagnostics import ReplaceText
 
         edits = [edit for edit in fix.edits if not isinstance(edit, ReplaceText)]
-        try:
+
+        @retry_when_deep  # libcst's code generation recurses: a deep file's on a large stack
+        def fixed_code() -> str:
             return apply_edits(model.module, edits, fix.imports).code
-        except RewriteError:
+
+        try:
+            return fixed_code()
+        except (RewriteError, RecursionError, MemoryError):
             return None
 
     return fixed_source
@@ -499,8 +516,8 @@ def fix(
     """
     import difflib
 
-    import libcst as cst
-
+    from flaxprec.deep import retry_when_deep
+    from flaxprec.diagnostics import is_tool_error
     from flaxprec.fixer import describe, fix_unit
     from flaxprec.source_io import SourceError, write_back
 
@@ -517,6 +534,7 @@ def fix(
     for error in errors:
         click.echo(f"{error.filename}: {error.message}", err=True)
     failed = False  # a fix not made, or a file not written
+    tool_failed = False  # FLX902: a file the tool could not analyse (exit 2, as check)
     fixed_count = 0
     remaining = len(errors)
     would_change = False
@@ -524,6 +542,9 @@ def fix(
         result = fix_unit(checker, unit, index, unsafe=settings.unsafe_fixes)
         for item in result.not_fixed:
             click.echo(describe(item), err=True)
+        for error in filter(is_tool_error, result.found):
+            tool_failed = True
+            click.echo(f"{error.filename}: {error.code} {error.message}", err=True)
         failed = failed or bool(result.not_fixed)
         if not result.changed:
             remaining += len(result.remaining)
@@ -542,24 +563,36 @@ def fix(
             continue
         assert unit.source is not None
         try:
-            write_back(unit.source, unit.source.render(cst.parse_module(result.fixed)))
+            # libcst's code generation recurses: a deeply nested file's on a large stack (flaxprec.deep)
+            write_back(unit.source, retry_when_deep(_rendered)(unit.source, result.fixed))
         except (OSError, SourceError) as error:
             failed = True
             remaining += len(result.found)  # the file is as it was
             click.echo(f"{unit.filename}: {_write_failure(error)}", err=True)
+        except (RecursionError, MemoryError):
+            failed = True
+            remaining += len(result.found)
+            click.echo(f"{unit.filename}: not written: too deeply nested to write back", err=True)
         else:
             fixed_count += len(result.applied)
             remaining += len(result.remaining)
     if apply:
         unfixed = f", {remaining} remaining" if remaining else ""
         click.echo(f"Fixed {fixed_count} error{'s' if fixed_count != 1 else ''}{unfixed}.", err=True)
-        sys.exit(1 if remaining or failed else 0)
+        sys.exit(2 if tool_failed else 1 if remaining or failed else 0)
     if would_change:
         click.echo(
             f"Would fix {fixed_count} error{'s' if fixed_count != 1 else ''} (run with --apply to write).",
             err=True,
         )
-    sys.exit(1 if would_change or failed else 0)
+    sys.exit(2 if tool_failed else 1 if would_change or failed else 0)
+
+
+def _rendered(source: SourceFile, text: str) -> bytes:
+    """The bytes of fixed ``text`` for ``source``'s file (its encoding, BOM and line endings)."""
+    import libcst as cst
+
+    return source.render(cst.parse_module(text))
 
 
 def _diff_name(side: str, filename: str) -> str:

@@ -155,3 +155,14 @@ class Diagnostic:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.filename, self.location.row, self.location.column, self.code)
+
+
+# FLX902: the tool could not analyse a file (its walks ran out of stack or memory even on a large stack,
+# see flaxprec.deep). An error of the tool, not of the code: never cached, never selected away, and
+# ``check`` exits 2 on it, as ruff does on its internal errors.
+ANALYSIS_ERROR = ("FLX902", "analysis-error")
+
+
+def is_tool_error(result: object) -> bool:
+    """Is ``result`` an FLX902 finding (an error of the tool, not of the checked code)?"""
+    return isinstance(result, Diagnostic) and result.code == ANALYSIS_ERROR[0]

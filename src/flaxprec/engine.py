@@ -33,7 +33,8 @@ from flaxprec.cache import (
 from flaxprec.cache import (
     index_digest as cache_index_digest,
 )
-from flaxprec.diagnostics import CallEdit, Diagnostic, Location, ReplaceNode
+from flaxprec.deep import retry_when_deep
+from flaxprec.diagnostics import ANALYSIS_ERROR, CallEdit, Diagnostic, Location, ReplaceNode, is_tool_error
 from flaxprec.fix_text import attach_text_edits
 from flaxprec.imports import module_name_for
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
@@ -174,6 +175,9 @@ class Checker:
             unit.summary, unit.sketch, unit.stored_sketch = result, sketch, stored
         if self.cache is None:
             return  # the facts digest keys cached results: nothing to compute without a cache
+        if is_tool_error(result):  # may not happen again (memory): the next run tries the file anew
+            unit.facts = ""
+            return
         if unit.key is None:  # never cached itself, but its facts are part of the project's digest
             unit.facts = "" if unit.summary is None else facts_digest(unit.summary)
         elif unit.summary is None:
@@ -261,13 +265,13 @@ class Checker:
         if self.might_flag(unit, index):
             analysed, piece = self.suspects(unit, index) if sliced else (True, None)
             if analysed:
-                model = self.model(unit, index, piece)
-                if isinstance(model, Diagnostic):
-                    return None, self.selected_errors([model])
-                if piece is not None:
-                    found = self.run_rules(model, piece.text, piece.lines)
-                else:
-                    found = self.run_rules(model, unit.text)
+                try:
+                    analysis = self._libcst_stage(unit, index, piece)
+                except (RecursionError, MemoryError) as error:
+                    return None, [analysis_error(unit.filename, error)]
+                if isinstance(analysis, Diagnostic):
+                    return None, self.selected_errors([analysis])
+                model, found = analysis
 
         def enabled(code: str) -> bool:
             rule = rule_by_code(code)
@@ -284,10 +288,28 @@ class Checker:
             found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
 
+    @retry_when_deep
+    def _libcst_stage(
+        self, unit: Unit, index: ProjectIndex, piece: Slice | None
+    ) -> tuple[FileModel, list[Diagnostic]] | Diagnostic:
+        """The file model of ``unit`` (or of ``piece``) and the rules' findings, positions included; or the
+        FLX900 finding. Redone on a large stack for a file too deeply nested for this one (flaxprec.deep)."""
+        model = self.model(unit, index, piece)
+        if isinstance(model, Diagnostic):
+            return model
+        if piece is not None:
+            return model, self.run_rules(model, piece.text, piece.lines)
+        return model, self.run_rules(model, unit.text)
+
     def selected_errors(self, errors: list[Diagnostic]) -> list[Diagnostic]:
-        """FLX900 findings, unless the selection (or per-file-ignores) switches FLX900 off."""
+        """FLX900 findings, unless the selection (or per-file-ignores) switches FLX900 off; FLX902 always
+        (an error of the tool is not the user's to silence, as ruff's are not)."""
         rule = rule_by_code(PARSE_ERROR[0])
-        return [e for e in errors if rule is not None and self.select(rule, e.filename)]
+        return [
+            e
+            for e in errors
+            if e.code == ANALYSIS_ERROR[0] or (rule is not None and self.select(rule, e.filename))
+        ]
 
     def index_units(self, units: Sequence[Unit]) -> ProjectIndex:
         """The ast stage of every unit (cached, else parsed; in workers when allowed), then the index."""
@@ -351,7 +373,7 @@ class Checker:
         pending = [i for i, result in enumerate(found) if result is None]
         for i, result in zip(pending, self._analyse_all([units[i] for i in pending], index), strict=True):
             found[i] = result
-            if cache is not None and keys[i] is not None:
+            if cache is not None and keys[i] is not None and not any(map(is_tool_error, result)):
                 cache.store_findings(keys[i], result)  # type: ignore[arg-type]
         if cache is not None:
             cache.save()
@@ -415,19 +437,22 @@ def _import_libcst_stage() -> None:
 
 
 def ast_stage(text: str, filename: str, module_name: str, is_package: bool) -> AstResult | Diagnostic:
-    """Parse with the stdlib ``ast``, summarise the classes, sketch the calls; or the FLX900 finding."""
-    import ast
-    import warnings
+    """Parse with the stdlib ``ast``, summarise the classes, sketch the calls; or the FLX900 finding.
 
+    Code nested deeper than CPython's parser takes is FLX900 too; deep code it takes is read on a large
+    stack when this one is too small, and FLX902 if even that fails (see :mod:`flaxprec.deep`).
+    """
+    from flaxprec.deep import parse_python
     from flaxprec.gate import read_tree
 
     try:
-        with warnings.catch_warnings():  # invalid escapes etc. are the checked code's business, not ours
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=filename)
+        tree = parse_python(text, filename)
     except (SyntaxError, ValueError) as error:
         return parse_error(filename, error)
-    return read_tree(tree, module_name, is_package, text)
+    try:
+        return retry_when_deep(read_tree)(tree, module_name, is_package, text)
+    except (RecursionError, MemoryError) as error:
+        return analysis_error(filename, error)
 
 
 def _ast_in_worker(units: Sequence[Unit], position: int) -> FromWorker:
@@ -591,6 +616,18 @@ def parse_error(filename: str, error: SyntaxError | ValueError) -> Diagnostic:
     return Diagnostic(
         *PARSE_ERROR, message, filename, location=Location(row, column), end_location=Location(row, column)
     )
+
+
+def analysis_error(filename: str, error: RecursionError | MemoryError) -> Diagnostic:
+    """FLX902: the tool's walks of the file failed (too deeply nested even for a large stack, or out of
+    memory); the file is not checked, the run goes on."""
+    if isinstance(error, RecursionError):
+        reason = "too deeply nested even for a large stack"
+    else:
+        reason = f"out of memory ({error})" if str(error) else "out of memory"
+    message = f"Failed to analyse: {reason}; this file was not checked"
+    location = Location(1, 1)
+    return Diagnostic(*ANALYSIS_ERROR, message, filename, location=location, end_location=location)
 
 
 def _libcst_error(filename: str, error: cst.ParserSyntaxError) -> Diagnostic:

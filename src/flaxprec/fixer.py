@@ -13,12 +13,12 @@ file its other fixes. What the caller gets is always a text every accepted pass 
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from dataclasses import dataclass, field
 
 from flaxprec.apply_edits import apply_edits
 from flaxprec.call_rewrite import RewriteError
+from flaxprec.deep import parse_python, retry_when_deep
 from flaxprec.diagnostics import Applicability, Diagnostic, Edit, ImportNeed, ReplaceText
 from flaxprec.engine import Checker, Unit
 from flaxprec.project import ProjectIndex
@@ -81,6 +81,7 @@ class _PassFailed(Exception):
         self.reason = reason
 
 
+@retry_when_deep  # libcst's walks of a deeply nested file: redone on a large stack (flaxprec.deep)
 def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = False) -> FileFix:
     """Fix one file of the indexed tree (its summary is in ``index``; a fix never changes class facts)."""
     model, diagnostics = checker.diagnose(unit, index)
@@ -150,7 +151,7 @@ class _Fixer:
         except (RewriteError, ValueError) as error:
             raise _PassFailed(f"cannot apply the fix: {error}") from error
         try:
-            ast.parse(new_text)
+            parse_python(new_text)
         except SyntaxError as error:
             raise _PassFailed(f"fixed code would not parse: {error.msg}") from error
         if new_text == state.text:
