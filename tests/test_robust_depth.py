@@ -9,6 +9,7 @@ Every other file's findings print either way.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 import sys
 import textwrap
@@ -27,7 +28,6 @@ from flaxprec.deep import TOO_DEEP
 from flaxprec.diagnostics import Diagnostic
 from flaxprec.engine import Checker, Unit
 from flaxprec.fixer import fix_source
-from flaxprec.workers import fork_is_safe
 
 GOOD = (REPO / "examples" / "tiny_gpt.py").read_text(encoding="utf-8")
 # examples/tiny_gpt.py's findings: (code, row, column)
@@ -321,16 +321,32 @@ def test_the_verdict_ignores_the_caller_s_stack_and_recursion_limit() -> None:
     assert [ast_verdicts("sum", deepest) for _ in range(20)] == [(False, True)] * 20  # once warmed up too
 
 
-def test_forked_workers_judge_depth_as_a_serial_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forked_workers_judge_depth_as_a_serial_run() -> None:
+    """In a fresh interpreter: a suite that has imported jax (the audit tests) may not fork (fork_is_safe)."""
     deepest = deepest_compiled("sum")
-    texts = [MODULE_LEVEL.format(expr=DEEP["sum"](n)) for n in (deepest, deepest + 1, 990)]
-    monkeypatch.setattr(engine, "POOL_MIN_BYTES", 0)  # a pool for these few kB
-    assert fork_is_safe()
-    for jobs in (1, 2):
-        units = [Unit(f"f{i}.py", text, f"f{i}") for i, text in enumerate(texts)]
-        Checker(jobs=jobs).index_units(units)
-        assert [unit.error is not None for unit in units] == [False, True, False]
-        assert units[1].error.message == TOO_DEEP_MESSAGE  # type: ignore[union-attr]
+    script = textwrap.dedent(
+        f"""
+        from flaxprec import engine
+        from flaxprec.engine import Checker, Unit
+        from flaxprec.workers import fork_is_safe
+        from test_robust_depth import DEEP, MODULE_LEVEL, TOO_DEEP_MESSAGE
+
+        texts = [MODULE_LEVEL.format(expr=DEEP["sum"](n)) for n in ({deepest}, {deepest + 1}, 990)]
+        engine.POOL_MIN_BYTES = 0  # a pool for these few kB
+        assert fork_is_safe()
+        for jobs in (1, 2):
+            units = [Unit(f"f{{i}}.py", text, f"f{{i}}") for i, text in enumerate(texts)]
+            Checker(jobs=jobs).index_units(units)
+            assert [unit.error is not None for unit in units] == [False, True, False], jobs
+            assert units[1].error.message == TOO_DEEP_MESSAGE
+        print("same")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "same\n", "")
 
 
 def test_the_deepest_compiled_expression_is_analysed_in_a_module() -> None:
