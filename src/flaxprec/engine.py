@@ -231,15 +231,18 @@ class Checker:
 
     def suspects(self, unit: Unit, index: ProjectIndex) -> tuple[bool, Slice | None]:
         """What libcst reads of ``unit`` (see :mod:`flaxprec.gate`): (False, None) nothing, the gate cleared
-        it; (True, a slice) its suspect statements; (True, None) the whole file (no sketch, or a selected
-        rule the gate does not understand)."""
-        from flaxprec.gate import plan, slice_source
+        it; (True, a slice) its suspect statements, or all of its statements but the module-level data
+        when a selected rule has no gate; (True, None) the whole file."""
+        from flaxprec.gate import plan, slice_source, without_data
 
         statements = unit.gate_sketch()
-        gates = self.gates(unit.filename) if statements else None
-        if gates is None:
+        if not statements:
             return True, None
-        suspects = plan(statements, index, gates)  # type: ignore[arg-type]
+        gates = self.gates(unit.filename)
+        if gates is None:  # every statement is read, but module-level data tables only as stubs
+            everything = without_data(statements)
+            return True, None if everything is None else slice_source(unit.text, statements, everything)
+        suspects = plan(statements, index, gates)
         if not suspects:
             return False, None
         return True, slice_source(unit.text, statements, suspects)  # type: ignore[arg-type]

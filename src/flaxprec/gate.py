@@ -740,8 +740,8 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         names = _import_names(stmt, module_name)  # type: ignore[arg-type]
         if names is not None:
             kind, name = "import", " ".join(names)
-    elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
-        targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
+    elif (tp is ast.Assign or tp is ast.AnnAssign) and _is_literal(stmt.value):  # type: ignore[attr-defined]
+        targets = [dotted_name(t) for t in getattr(stmt, "targets", None) or [stmt.target]]  # type: ignore[attr-defined]
         if all(t and "." not in t for t in targets):
             kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
     return StatementSketch(
@@ -809,13 +809,39 @@ def _huge(value: object) -> bool:
     return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
 
 
-def _is_literal(value: ast.expr) -> bool:
-    """A string built of literals only (module docstring constants): it binds nothing a rule reads."""
-    if type(value) is ast.Constant:
-        return isinstance(value.value, (str, bytes))
-    if type(value) is ast.BinOp:
-        return _is_literal(value.left) and _is_literal(value.right)
-    return False
+_LITERAL_CONTAINERS = (ast.List, ast.Tuple, ast.Set)
+
+
+def _is_literal(value: ast.expr | None) -> bool:
+    """Data written out in full: constants (strings, numbers, ``None``...), and lists, tuples, sets and
+    dicts of them, with operators between them (``-1e9``, ``"a" + "b"``, ``2**16``); no name, call or
+    f-string anywhere. Bound at module level, such a value binds its name to nothing a rule reads: the
+    analysis binds a module-level name only to what it resolves as a name (a layer, an import), and
+    evaluates values only inside Module methods, where a module-level name is a constant whatever it
+    holds (flaxprec.numerics). A data table of 40,000 rows is such a value: a stub stands for it in a
+    slice, and libcst never parses it.
+
+    A loop over the nodes, not a recursion: a table may nest deeper than Python's recursion limit."""
+    todo: list[ast.expr | None] = [value]
+    while todo:
+        node = todo.pop()
+        tp = type(node)
+        if tp is ast.Constant:
+            continue
+        if tp in _LITERAL_CONTAINERS:
+            todo += node.elts  # type: ignore[union-attr]
+        elif tp is ast.Dict:
+            if None in node.keys:  # type: ignore[union-attr]  # ``{**other}`` reads a name
+                return False
+            todo += node.keys  # type: ignore[union-attr]
+            todo += node.values  # type: ignore[union-attr]
+        elif tp is ast.UnaryOp:
+            todo.append(node.operand)  # type: ignore[union-attr]
+        elif tp is ast.BinOp:
+            todo += (node.left, node.right)  # type: ignore[union-attr]
+        else:
+            return False
+    return True
 
 
 def _members(node: ast.ClassDef) -> tuple[Member, ...]:
@@ -946,6 +972,15 @@ def plan(
     for i in _bases_in_file(statements, flows):
         keep(i, set(statements[i].attr_members))
     return chosen
+
+
+def without_data(statements: tuple[StatementSketch, ...]) -> Plan | None:
+    """Every statement but the module-level data (:func:`_is_literal`), each whole: what libcst reads when
+    a selected rule has no gate (FLX101...), so that a 40,000-row table costs it a one-line stub there too;
+    None when the file has no such data (libcst then reads the file itself)."""
+    if all(statement.kind != "literal" for statement in statements):
+        return None
+    return {i: None for i, statement in enumerate(statements) if statement.kind != "literal"}
 
 
 def _bases_in_file(statements: tuple[StatementSketch, ...], classes: set[int]) -> set[int]:
