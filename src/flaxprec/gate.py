@@ -3,13 +3,14 @@
 libcst is the judge, but it parses ~10x slower than ``ast`` and its analysis costs more again. The gate
 sketches every call of a file while the ``ast`` summary is built (resolved callee, keyword names,
 positional count, enclosing Module), and later, with the whole project index known, marks a top-level
-statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the
-file's imports and module-level assignments, and one-line stubs that keep the other names bound) are
-parsed and analysed by libcst; of a suspect class, only the methods that can hold its findings are kept
-(the others become stubs): for the call rules, those holding the suspect calls (each construction is
-judged from its own method and the project index); for FLX007 and FLX106, those creating its parameters
-or holding its mask constants, with every method that binds or reads values on ``self`` and the class's
-bases in the file (values reach a method from another only through ``self``; see :func:`plan`).
+statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the file's
+imports and module-level assignments but data tables (:func:`_is_literal`), and one-line stubs that keep
+the other names bound) are parsed and analysed by libcst; of a suspect class, only the methods that can
+hold its findings are kept (the others become stubs): for the call rules, those holding the suspect calls
+(each construction is judged from its own method and the project index); for FLX007 and FLX106, those
+creating its parameters or holding its mask constants, with every method that binds or reads values on
+``self`` and the class's bases in the file (values reach a method from another only through ``self``; see
+:func:`plan`).
 
 The gate is conservative by construction: a call is cleared only when every rule provably stays silent
 on it (it passes ``dtype`` by keyword, passes ``param_dtype`` as the module's own field or float32, has
@@ -97,7 +98,8 @@ class Member(NamedTuple):
 class StatementSketch(NamedTuple):
     start: int  # first line, decorators included
     end: int
-    # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``), "import" or "other"
+    # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``, ``A = [(1, 2.5), ...]``), "import"
+    # or "other"
     kind: str
     name: str | None  # for "literal": the targets as written, ``A = B``; for "import": the names bound
     calls: tuple[CallSketch, ...]
@@ -1036,7 +1038,7 @@ def slice_source(
     """The suspect definitions and the other statements that bind names (stubs for definitions), in order;
     of the imports and stubs only those whose names the rest mentions.
 
-    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for a literal string) keep a name
+    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for literal data) keep a name
     bound as in the full file, so resolution in the slice is the same; they hold no call, so they cannot
     produce a finding. An import or a stub whose names occur nowhere in the copied statements (as a word
     of their text) can change the resolution of nothing there, and is left out; expression statements
