@@ -533,7 +533,7 @@ def _positions(
     an encoder and a decoder) sends only its own findings to the method around it.
     """
     # PositionProvider's ranges, without its cost
-    from flaxprec.positions import StatementPositions, node_positions, statement_positions
+    from flaxprec.positions import CodeFinder, StatementPositions, node_positions, statement_positions
 
     if places is None:
         return node_positions(module)
@@ -544,6 +544,7 @@ def _positions(
         if statement is not None
         and (id(statement) in places.indents or places.tops.get(id(statement)) is statement)
     }
+    finder = CodeFinder(module, text)  # shared: placing thousands of statements stays linear in the text
     generated: dict[int, StatementPositions | None] = {}  # by statement id; None: not placed
     chosen: dict[int, StatementPositions] = {}
     for diagnostic in diagnostics:
@@ -553,7 +554,7 @@ def _positions(
             if statement is None:
                 continue
             if id(statement) not in generated:
-                generated[id(statement)] = statement_positions(module, text, [statement], places.indents)
+                generated[id(statement)] = statement_positions(module, finder, [statement], places.indents)
             found = generated[id(statement)]
             if found is not None and all(node in found for node in needed):
                 chosen[id(found)] = found
