@@ -224,10 +224,10 @@ class CodeFinder:
     """
 
     def __init__(self, module: cst.Module, text: str) -> None:
+        # A module without a final line break prints its last statement's code without one: with it added,
+        # the text holds every statement's code as generated.
         if not module.has_trailing_newline:
-            text += (
-                "\n"  # the module's code before its last line break was taken off: every statement is in it
-            )
+            text += "\n"
         self.text = text
         self.usable = "\r" not in text  # PositionProvider counts "\r" line breaks token by token
         self._budget = 4 * len(text) + 4096  # characters ``str.find`` may read before the map is built
