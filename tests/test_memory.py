@@ -32,7 +32,7 @@ def table_source(rows: int, use: str = "x") -> str:
     table = "".join(f'    ({i}, {i / 7:.4f}, -{i}.5e-05, "t{i}", [None, True]),\n' for i in range(rows))
     return (
         HEADER
-        + f"\nTABLE: list[tuple] = [\n{table}]\nNEG_INF = -1e9\nNAMES = {{'a': (1, 2), 'b': {{3}}}}\n"
+        + f"\nTABLE = [\n{table}]\nNEG_INF = -1e9\nNAMES = {{'a': (1, 2), 'b': {{3}}}}\n"
         + textwrap.dedent(
             f"""
 
@@ -95,6 +95,33 @@ def test_rules_without_a_gate_read_every_statement_but_the_data() -> None:
         ("FLX101", end + 9, 30),
         ("FLX001", end + 10, 16),
     ]
+    index = checker.index_units([unit])
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])
+
+
+def test_annotated_data_needs_no_stub() -> None:
+    """The analysis binds nothing for a module-level annotated assignment: a ``Dense = None`` stub would
+    unbind the import for the Module above it, and lose its finding."""
+    source = HEADER + textwrap.dedent(
+        """
+
+        class Block(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+
+            def __call__(self, x):
+                return Dense(4)(x)
+
+
+        from flax.linen import Dense
+        Dense: list = [1, 2]
+        SIZES: tuple = (4, 8)
+        """
+    )
+    checker = Checker()
+    unit, piece, found = _slice(checker, source)
+    assert piece.lines == (1, 2, 5, 6, 8, 9, 12)  # type: ignore[attr-defined]
+    assert piece.text.endswith("from flax.linen import Dense\n")  # type: ignore[attr-defined]
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", 9, 16)]
     index = checker.index_units([unit])
     assert _key(found) == _key(checker.diagnose(unit, index)[1])
 

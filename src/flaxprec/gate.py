@@ -101,7 +101,8 @@ class StatementSketch(NamedTuple):
     # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``, ``A = [(1, 2.5), ...]``), "import"
     # or "other"
     kind: str
-    name: str | None  # for "literal": the targets as written, ``A = B``; for "import": the names bound
+    # for "literal": the targets as written, ``A = B`` ("": none to stub); for "import": the names bound
+    name: str | None
     calls: tuple[CallSketch, ...]
     # Classes whose methods hold a literal beyond float16's range, or an infinity (FLX106 judges those
     # inside Module methods only).
@@ -742,10 +743,15 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         names = _import_names(stmt, module_name)  # type: ignore[arg-type]
         if names is not None:
             kind, name = "import", " ".join(names)
-    elif (tp is ast.Assign or tp is ast.AnnAssign) and _is_literal(stmt.value):  # type: ignore[attr-defined]
-        targets = [dotted_name(t) for t in getattr(stmt, "targets", None) or [stmt.target]]  # type: ignore[attr-defined]
+    elif tp is ast.Assign and _is_literal(stmt.value):  # type: ignore[attr-defined]
+        targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
         if all(t and "." not in t for t in targets):
             kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
+    elif tp is ast.AnnAssign and type(stmt.target) is ast.Name and _is_literal(stmt.value):  # type: ignore[attr-defined]
+        # The analysis binds no name at module level for an annotated assignment (nor does the gate's module
+        # frame): data there needs no stub, and a ``NAME = None`` one would unbind an import of that name
+        # for the code above it.
+        kind, name = "literal", ""
     return StatementSketch(
         start=start,
         end=stmt.end_lineno or stmt.lineno,
@@ -1088,7 +1094,7 @@ def slice_source(
                         member.start,
                     )
                     part(frozenset([member.name or ""]))
-                elif member.kind == "literal":
+                elif member.kind == "literal" and member.name:
                     stub(f"{member.name} = None\n", member.start)
                     part(frozenset((member.name or "").split(" = ")))
     mentioned = set(
