@@ -20,7 +20,7 @@ import libcst as cst
 import pytest
 from hypothesis import HealthCheck, given, settings
 from test_cst_fast import CASES, _statements
-from test_gate import _key, _same_both_ways, gate_module_source
+from test_gate import TIED_ACROSS, _key, _same_both_ways, gate_module_source
 
 from corpus import ARCHIVES, corpus
 from flaxprec.discover import Discovery
@@ -125,6 +125,26 @@ def test_the_issues_2_mb_table_under_a_1_5_gb_address_space_limit(tmp_path: Path
         f"table.py:{row}:16: FLX001 [*] `nn.Dense` built without `dtype`: it computes in float32 although "
         "`Block` has a compute dtype (`self.dtype`)"
     )
+
+
+def test_data_naming_a_tied_embedding_stays_out() -> None:
+    """Statements mentioning a tied embedding are kept whole (its finding depends on its lookups), but a
+    table whose strings name it neither builds nor looks it up."""
+    words = "".join(f'    "shared",\n    "w{i}",\n' for i in range(2_000))
+    source = HEADER + f"VOCAB = [\n{words}]\n\n\n" + TIED_ACROSS
+    checker = Checker()
+    unit, piece, found = _slice(checker, source)
+    assert unit.sketch is not None
+    assert [s.name for s in unit.sketch if s.tied] == ["Decoder", "Encoder"]
+    assert piece.lines[:3] == (1, 2, 4 + 4_000 + 3)  # type: ignore[attr-defined]  # then Decoder, whole
+    assert "VOCAB" not in piece.text  # type: ignore[attr-defined]
+    shift = 4_000 + 2 + 2 - 1  # VOCAB's lines and two blank ones, for the ``from functools`` line
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [
+        ("FLX001", 8 + shift, 23),
+        ("FLX001", 9 + shift, 22),
+    ]
+    index = checker.index_units([unit])
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])
 
 
 def test_annotated_data_needs_no_stub() -> None:

@@ -784,13 +784,17 @@ def _attended_names(receiver: ast.expr, frame: _Frame) -> set[str]:
 def _mark_tied(
     statements: tuple[StatementSketch, ...], names: set[str], text: str | None
 ) -> tuple[StatementSketch, ...]:
-    """Mark the statements whose text mentions one of ``names`` (all of them without the text)."""
+    """Mark the statements whose text mentions one of ``names`` (all of them without the text). Data
+    (:func:`_is_literal`) is never marked: it neither builds nor looks up an embedding, and a table whose
+    strings hold the name must not bring itself into the slice."""
     if text is None:
-        return tuple(s._replace(tied=True) for s in statements)
+        return tuple(s if s.kind == "literal" else s._replace(tied=True) for s in statements)
     lines = split_lines(text)
     pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
     return tuple(
-        s._replace(tied=True) if pattern.search("".join(lines[s.start - 1 : s.end])) else s
+        s._replace(tied=True)
+        if s.kind != "literal" and pattern.search("".join(lines[s.start - 1 : s.end]))
+        else s
         for s in statements
     )
 
