@@ -95,6 +95,7 @@ SNIPPETS = (
     "x = x * jnp.asarray(TABLE)[0][1]",
     "x = nn.Dense(SIZES[0]{dtype})(x)",
     "x = nn.Dense(4, dtype=NAMES['dtype'])(x)",
+    "x = nn.Dense(self.SIZES[0]{dtype})(x) * self.TABLE[0][1]",
 )
 # Module-level data: literals only (flaxprec.gate._is_literal); each line is drawn or left out.
 DATA_TABLES = (
@@ -133,7 +134,13 @@ def gate_module_source(draw: st.DrawFn) -> str:
         "Half = functools.partial(nn.Dense, param_dtype=jnp.bfloat16)",
         *draw(st.lists(st.sampled_from(DATA_TABLES), unique=True)),
     ]
-    fields = ["", "    dtype: str = 'bfloat16'", "    config: object = None"]
+    fields = [
+        "",
+        "    dtype: str = 'bfloat16'",
+        "    config: object = None",
+        # data in the class body (flaxprec.gate._is_literal): stubs in a slice
+        "    dtype: str = 'bfloat16'\n    TABLE = [(1, 2.5), (3, -1e9)]\n    SIZES = A = (4, 8)",
+    ]
 
     def statement(draw: st.DrawFn) -> str:
         snippet = draw(st.sampled_from(SNIPPETS))

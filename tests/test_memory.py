@@ -147,6 +147,37 @@ def test_data_naming_a_tied_embedding_stays_out() -> None:
     assert _key(found) == _key(checker.diagnose(unit, index)[1])
 
 
+@pytest.mark.parametrize("every_rule", [False, True])
+def test_data_in_a_class_body_is_a_stub(every_rule: bool) -> None:
+    """A table in a suspect Module's body: a stub in the slice, whether the class is kept member by member
+    (the call rules) or whole (a rule without a gate)."""
+    rows = "".join(f"        ({i}, {i / 7:.4f}),\n" for i in range(ROWS))
+    source = HEADER + (
+        "\n\nclass Block(nn.Module):\n    dtype: jnp.dtype = jnp.bfloat16\n    TABLE = [\n"
+        + rows
+        + "    ]\n    SIZES = A = (4, 8)\n\n    @nn.compact\n    def __call__(self, x):\n"
+        + "        return nn.Dense(self.SIZES[0])(x) * self.TABLE[0][1]\n"
+    )
+    checker = Checker(select=lambda rule, filename: True) if every_rule else Checker()
+    unit, piece, found = _slice(checker, source)
+    assert piece.text == HEADER + textwrap.dedent(  # type: ignore[attr-defined]
+        """\
+        class Block(nn.Module):
+            dtype: jnp.dtype = jnp.bfloat16
+            TABLE = None
+            SIZES = A = None
+            @nn.compact
+            def __call__(self, x):
+                return nn.Dense(self.SIZES[0])(x) * self.TABLE[0][1]
+        """
+    )
+    end = 7 + ROWS + 2  # the row of ``SIZES = A = (4, 8)``
+    assert piece.lines == (1, 2, 5, 6, 7, end, end + 2, end + 3, end + 4)  # type: ignore[attr-defined]
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("FLX001", end + 4, 16)]
+    index = checker.index_units([unit])
+    assert _key(found) == _key(checker.diagnose(unit, index)[1])
+
+
 def test_annotated_data_needs_no_stub() -> None:
     """The analysis binds nothing for a module-level annotated assignment: a ``Dense = None`` stub would
     unbind the import for the Module above it, and lose its finding."""

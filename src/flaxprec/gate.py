@@ -91,8 +91,8 @@ class Member(NamedTuple):
 
     start: int  # first line, decorators included
     end: int
-    kind: str  # "def", "class" or "other"
-    name: str | None
+    kind: str  # "def", "class", "literal" (``A = [(1, 2.5), ...]``, data: see _is_literal) or "other"
+    name: str | None  # for "literal": the targets as written, ``A = B``
 
 
 class StatementSketch(NamedTuple):
@@ -865,7 +865,14 @@ def _members(node: ast.ClassDef) -> tuple[Member, ...]:
         if start <= node.lineno:
             return ()
         kind = "class" if type(stmt) is ast.ClassDef else "def" if isinstance(stmt, _FUNCTIONS) else "other"
-        members.append(Member(start, stmt.end_lineno or stmt.lineno, kind, getattr(stmt, "name", None)))
+        name = getattr(stmt, "name", None)
+        if type(stmt) is ast.Assign and _is_literal(stmt.value):
+            # Data in a class body binds nothing the analysis reads either (a class-level name is bound only
+            # to a layer, and no value is evaluated outside methods): a stub stands for it in a slice.
+            targets = [t.id for t in stmt.targets if type(t) is ast.Name]
+            if len(targets) == len(stmt.targets):
+                kind, name = "literal", " = ".join(targets)
+        members.append(Member(start, stmt.end_lineno or stmt.lineno, kind, name))
     return tuple(members)
 
 
@@ -987,10 +994,11 @@ def plan(
 
 
 def without_data(statements: tuple[StatementSketch, ...]) -> Plan | None:
-    """Every statement but the module-level data (:func:`_is_literal`), each whole: what libcst reads when
-    a selected rule has no gate (FLX101...), so that a 40,000-row table costs it a one-line stub there too;
-    None when the file has no such data (libcst then reads the file itself)."""
-    if all(statement.kind != "literal" for statement in statements):
+    """Every statement but the module-level data (:func:`_is_literal`), each whole but for the data in a
+    class's body: what libcst reads when a selected rule has no gate (FLX101...), so that a 40,000-row
+    table costs it a one-line stub there too; None when the file has no such data (libcst then reads the
+    file itself)."""
+    if not any(s.kind == "literal" or any(m.kind == "literal" for m in s.members) for s in statements):
         return None
     return {i: None for i, statement in enumerate(statements) if statement.kind != "literal"}
 
@@ -1080,8 +1088,16 @@ def slice_source(
     for group in _groups(statements):
         members = [statements[i] for i in group]
         kept = [i for i in group if i in suspects]
-        if len(group) == 1 and kept and suspects[kept[0]] is not None and members[0].members:
-            _copy_class(members[0], suspects[kept[0]], source_lines, copy, stub)  # type: ignore[arg-type]
+        chosen = suspects[kept[0]] if len(group) == 1 and kept and members[0].members else None
+        if (
+            chosen is None
+            and len(group) == 1
+            and kept
+            and any(m.kind == "literal" for m in members[0].members)
+        ):
+            chosen = frozenset(i for i, m in enumerate(members[0].members) if m.kind != "literal")  # whole
+        if chosen is not None:
+            _copy_class(members[0], chosen, source_lines, copy, stub)
             part(None)
         elif kept or any(m.kind == "other" for m in members):
             copy(members[0].start, max(m.end for m in members))
@@ -1123,7 +1139,8 @@ def _groups(items) -> list[list[int]]:
 
 
 def _copy_class(statement: StatementSketch, keep: frozenset[int], source_lines, copy, stub) -> None:
-    """The class header and its non-method members whole, the kept methods whole, stubs for the others."""
+    """The class header and its non-method members whole, the kept methods whole, stubs for the others
+    (and for its data: ``NAME = None``)."""
     members = statement.members
     copy(statement.start, members[0].start - 1)
     for group in _groups(members):
@@ -1134,4 +1151,10 @@ def _copy_class(statement: StatementSketch, keep: frozenset[int], source_lines, 
         for part in parts:
             line = source_lines[part.start - 1]
             indent = line[: len(line) - len(line.lstrip(" \t"))]
-            stub(f"{indent}{part.kind} {part.name}{'' if part.kind == 'class' else '()'}: pass\n", part.start)
+            if part.kind == "literal":
+                stub(f"{indent}{part.name} = None\n", part.start)
+            else:
+                stub(
+                    f"{indent}{part.kind} {part.name}{'' if part.kind == 'class' else '()'}: pass\n",
+                    part.start,
+                )
