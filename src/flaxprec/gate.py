@@ -4,13 +4,13 @@ libcst is the judge, but it parses ~10x slower than ``ast`` and its analysis cos
 sketches every call of a file while the ``ast`` summary is built (resolved callee, keyword names,
 positional count, enclosing Module), and later, with the whole project index known, marks a top-level
 statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the file's
-imports and module-level assignments but data tables (:func:`_is_literal`), and one-line stubs that keep
-the other names bound) are parsed and analysed by libcst; of a suspect class, only the methods that can
-hold its findings are kept (the others become stubs): for the call rules, those holding the suspect calls
-(each construction is judged from its own method and the project index); for FLX007 and FLX106, those
-creating its parameters or holding its mask constants, with every method that binds or reads values on
-``self`` and the class's bases in the file (values reach a method from another only through ``self``; see
-:func:`plan`).
+imports and module-level assignments, and one-line stubs that keep the other names bound; data written out
+in full, :func:`_is_literal`, is a stub too, at module level or in a class body) are parsed and analysed
+by libcst; of a suspect class, only the methods that can hold its findings are kept (the others become
+stubs): for the call rules, those holding the suspect calls (each construction is judged from its own
+method and the project index); for FLX007 and FLX106, those creating its parameters or holding its mask
+constants, with every method that binds or reads values on ``self`` and the class's bases in the file
+(values reach a method from another only through ``self``; see :func:`plan`).
 
 The gate is conservative by construction: a call is cleared only when every rule provably stays silent
 on it (it passes ``dtype`` by keyword, passes ``param_dtype`` as the module's own field or float32, has
