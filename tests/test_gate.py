@@ -90,6 +90,20 @@ SNIPPETS = (
     "x = self.emb(x).astype(x.dtype)",
     "x = self.emb.attend(x)",
     "e = self.emb\n{i}x = e.attend(x)",
+    # Module-level data tables (gate_module_source draws them): stubs in a slice, never a finding's source.
+    "x = jnp.where(x > 0, x, NEG)",
+    "x = x * jnp.asarray(TABLE)[0][1]",
+    "x = nn.Dense(SIZES[0]{dtype})(x)",
+    "x = nn.Dense(4, dtype=NAMES['dtype'])(x)",
+    "x = nn.Dense(self.SIZES[0]{dtype})(x) * self.TABLE[0][1]",
+)
+# Module-level data: literals only (flaxprec.gate._is_literal); each line is drawn or left out.
+DATA_TABLES = (
+    "TABLE = [\n    (1, 2.5, 'a'),\n    (3, -1e9, 'b'),\n]",
+    "NEG = -1e9",
+    "SIZES: tuple = (4, 8)",
+    "NAMES = {'dtype': 'bfloat16', 'sizes': [4, {8}]}",
+    "A = B = [[1.0, float.__name__ and 2.0]]",  # reads a name: not data, copied whole
 )
 DTYPE_ARGS = (
     "",
@@ -105,7 +119,7 @@ DTYPE_ARGS = (
 def gate_module_source(draw: st.DrawFn) -> str:
     """A file with what the gate reasons about beyond single constructions: several methods of which
     some are clean, parameter creations, config reads, rebound aliases, mask constants, module-level
-    docstring constants, expression statements and aliases."""
+    docstring constants and data tables, expression statements and aliases."""
     lines = [
         '"""Generated."""',
         "import functools",
@@ -118,8 +132,15 @@ def gate_module_source(draw: st.DrawFn) -> str:
         "print(DOC)",
         "Alias = nn.Dense",
         "Half = functools.partial(nn.Dense, param_dtype=jnp.bfloat16)",
+        *draw(st.lists(st.sampled_from(DATA_TABLES), unique=True)),
     ]
-    fields = ["", "    dtype: str = 'bfloat16'", "    config: object = None"]
+    fields = [
+        "",
+        "    dtype: str = 'bfloat16'",
+        "    config: object = None",
+        # data in the class body (flaxprec.gate._is_literal): stubs in a slice
+        "    dtype: str = 'bfloat16'\n    TABLE = [(1, 2.5), (3, -1e9)]\n    SIZES = A = (4, 8)",
+    ]
 
     def statement(draw: st.DrawFn) -> str:
         snippet = draw(st.sampled_from(SNIPPETS))

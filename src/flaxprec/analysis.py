@@ -286,6 +286,9 @@ class Analyzer(Visitor):
         self._spec_cache: dict[str, LayerSpec | None] = {}
         self.lookup_names: frozenset[str] = frozenset()
         self.cast_calls: set[int] = set()
+        # ``functools.partial(Layer, ...)`` constructions by the id of their call, for the assignment that
+        # binds one (a lookup, not a scan of every construction so far: a file may hold thousands).
+        self.partials: dict[int, Construction] = {}
         self.numerics = NumericsCollector(self, model.numerics)
 
     # -- names -------------------------------------------------------------------------------------
@@ -397,10 +400,9 @@ class Analyzer(Visitor):
         # ``D = partial(nn.Dense, ...)``: bind after the partial call was recorded as a construction.
         target = node.targets[0].target if len(node.targets) == 1 else None
         if isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
-            for construction in reversed(self.model.constructions):
-                if construction.call is node.value and construction.is_partial:
-                    self._bind(target.value, PartialBinding(construction))
-                    break
+            construction = self.partials.get(id(node.value))
+            if construction is not None:
+                self._bind(target.value, PartialBinding(construction))
 
     # -- scopes ------------------------------------------------------------------------------------
 
@@ -564,22 +566,23 @@ class Analyzer(Visitor):
                 ):
                     if spec_index == index:
                         passed[name] = PassedArg(arg, index)
-        self.model.constructions.append(
-            Construction(
-                call=call,
-                spec=spec,
-                callee=callee or dotted(call.func) or spec.short_name,
-                owner=self.owner(),
-                statement=self.statements[-1] if self.statements else None,
-                passed=passed,
-                opaque=opaque,
-                positional=positional,
-                partial_positional=offset,
-                is_partial=is_partial,
-                partial_origin=origin,
-                assigned_name=_name_keyword(call) or self.assigned_names.get(id(call)),
-            )
+        construction = Construction(
+            call=call,
+            spec=spec,
+            callee=callee or dotted(call.func) or spec.short_name,
+            owner=self.owner(),
+            statement=self.statements[-1] if self.statements else None,
+            passed=passed,
+            opaque=opaque,
+            positional=positional,
+            partial_positional=offset,
+            is_partial=is_partial,
+            partial_origin=origin,
+            assigned_name=_name_keyword(call) or self.assigned_names.get(id(call)),
         )
+        self.model.constructions.append(construction)
+        if is_partial:
+            self.partials[id(call)] = construction
 
     def _maybe_param(self, node: cst.Call) -> None:
         """Linen ``self.param(name, init_fn, *init_args)``: the dtype is init_args[1] or ``dtype=``."""

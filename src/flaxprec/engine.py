@@ -235,15 +235,18 @@ class Checker:
 
     def suspects(self, unit: Unit, index: ProjectIndex) -> tuple[bool, Slice | None]:
         """What libcst reads of ``unit`` (see :mod:`flaxprec.gate`): (False, None) nothing, the gate cleared
-        it; (True, a slice) its suspect statements; (True, None) the whole file (no sketch, or a selected
-        rule the gate does not understand)."""
-        from flaxprec.gate import plan, slice_source
+        it; (True, a slice) its suspect statements, or all of its statements but the module-level data
+        when a selected rule has no gate; (True, None) the whole file."""
+        from flaxprec.gate import plan, slice_source, without_data
 
         statements = unit.gate_sketch()
-        gates = self.gates(unit.filename) if statements else None
-        if gates is None:
+        if not statements:
             return True, None
-        suspects = plan(statements, index, gates)  # type: ignore[arg-type]
+        gates = self.gates(unit.filename)
+        if gates is None:  # every statement is read, but module-level data tables only as stubs
+            everything = without_data(statements)
+            return True, None if everything is None else slice_source(unit.text, statements, everything)
+        suspects = plan(statements, index, gates)
         if not suspects:
             return False, None
         return True, slice_source(unit.text, statements, suspects)  # type: ignore[arg-type]
@@ -566,7 +569,7 @@ def _positions(
     an encoder and a decoder) sends only its own findings to the method around it.
     """
     # PositionProvider's ranges, without its cost
-    from flaxprec.positions import StatementPositions, node_positions, statement_positions
+    from flaxprec.positions import CodeFinder, StatementPositions, node_positions, statement_positions
 
     if places is None:
         return node_positions(module)
@@ -577,6 +580,7 @@ def _positions(
         if statement is not None
         and (id(statement) in places.indents or places.tops.get(id(statement)) is statement)
     }
+    finder = CodeFinder(module, text)  # shared: placing thousands of statements stays linear in the text
     generated: dict[int, StatementPositions | None] = {}  # by statement id; None: not placed
     chosen: dict[int, StatementPositions] = {}
     for diagnostic in diagnostics:
@@ -586,7 +590,7 @@ def _positions(
             if statement is None:
                 continue
             if id(statement) not in generated:
-                generated[id(statement)] = statement_positions(module, text, [statement], places.indents)
+                generated[id(statement)] = statement_positions(module, finder, [statement], places.indents)
             found = generated[id(statement)]
             if found is not None and all(node in found for node in needed):
                 chosen[id(found)] = found

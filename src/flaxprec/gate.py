@@ -3,13 +3,14 @@
 libcst is the judge, but it parses ~10x slower than ``ast`` and its analysis costs more again. The gate
 sketches every call of a file while the ``ast`` summary is built (resolved callee, keyword names,
 positional count, enclosing Module), and later, with the whole project index known, marks a top-level
-statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the
-file's imports and module-level assignments, and one-line stubs that keep the other names bound) are
-parsed and analysed by libcst; of a suspect class, only the methods that can hold its findings are kept
-(the others become stubs): for the call rules, those holding the suspect calls (each construction is
-judged from its own method and the project index); for FLX007 and FLX106, those creating its parameters
-or holding its mask constants, with every method that binds or reads values on ``self`` and the class's
-bases in the file (values reach a method from another only through ``self``; see :func:`plan`).
+statement as *suspect* when one of its calls might be reported. Only suspect statements (plus the file's
+imports and module-level assignments, and one-line stubs that keep the other names bound; data written out
+in full, :func:`_is_literal`, is a stub too, at module level or in a class body) are parsed and analysed
+by libcst; of a suspect class, only the methods that can hold its findings are kept (the others become
+stubs): for the call rules, those holding the suspect calls (each construction is judged from its own
+method and the project index); for FLX007 and FLX106, those creating its parameters or holding its mask
+constants, with every method that binds or reads values on ``self`` and the class's bases in the file
+(values reach a method from another only through ``self``; see :func:`plan`).
 
 The gate is conservative by construction: a call is cleared only when every rule provably stays silent
 on it (it passes ``dtype`` by keyword, passes ``param_dtype`` as the module's own field or float32, has
@@ -90,16 +91,18 @@ class Member(NamedTuple):
 
     start: int  # first line, decorators included
     end: int
-    kind: str  # "def", "class" or "other"
-    name: str | None
+    kind: str  # "def", "class", "literal" (``A = [(1, 2.5), ...]``, data: see _is_literal) or "other"
+    name: str | None  # for "literal": the targets as written, ``A = B``
 
 
 class StatementSketch(NamedTuple):
     start: int  # first line, decorators included
     end: int
-    # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``), "import" or "other"
+    # "class", "def", "expr" (binds nothing), "literal" (``A = "..."``, ``A = [(1, 2.5), ...]``), "import"
+    # or "other"
     kind: str
-    name: str | None  # for "literal": the targets as written, ``A = B``; for "import": the names bound
+    # for "literal": the targets as written, ``A = B`` ("": none to stub); for "import": the names bound
+    name: str | None
     calls: tuple[CallSketch, ...]
     # Classes whose methods hold a literal beyond float16's range, or an infinity (FLX106 judges those
     # inside Module methods only).
@@ -744,6 +747,11 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         targets = [dotted_name(t) for t in stmt.targets]  # type: ignore[attr-defined]
         if all(t and "." not in t for t in targets):
             kind, name = "literal", " = ".join(targets)  # type: ignore[arg-type]
+    elif tp is ast.AnnAssign and type(stmt.target) is ast.Name and _is_literal(stmt.value):  # type: ignore[attr-defined]
+        # The analysis binds no name at module level for an annotated assignment (nor does the gate's module
+        # frame): data there needs no stub, and a ``NAME = None`` one would unbind an import of that name
+        # for the code above it.
+        kind, name = "literal", ""
     return StatementSketch(
         start=start,
         end=stmt.end_lineno or stmt.lineno,
@@ -776,13 +784,17 @@ def _attended_names(receiver: ast.expr, frame: _Frame) -> set[str]:
 def _mark_tied(
     statements: tuple[StatementSketch, ...], names: set[str], text: str | None
 ) -> tuple[StatementSketch, ...]:
-    """Mark the statements whose text mentions one of ``names`` (all of them without the text)."""
+    """Mark the statements whose text mentions one of ``names`` (all of them without the text). Data
+    (:func:`_is_literal`) is never marked: it neither builds nor looks up an embedding, and a table whose
+    strings hold the name must not bring itself into the slice."""
     if text is None:
-        return tuple(s._replace(tied=True) for s in statements)
+        return tuple(s if s.kind == "literal" else s._replace(tied=True) for s in statements)
     lines = split_lines(text)
     pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
     return tuple(
-        s._replace(tied=True) if pattern.search("".join(lines[s.start - 1 : s.end])) else s
+        s._replace(tied=True)
+        if s.kind != "literal" and pattern.search("".join(lines[s.start - 1 : s.end]))
+        else s
         for s in statements
     )
 
@@ -809,13 +821,39 @@ def _huge(value: object) -> bool:
     return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
 
 
-def _is_literal(value: ast.expr) -> bool:
-    """A string built of literals only (module docstring constants): it binds nothing a rule reads."""
-    if type(value) is ast.Constant:
-        return isinstance(value.value, (str, bytes))
-    if type(value) is ast.BinOp:
-        return _is_literal(value.left) and _is_literal(value.right)
-    return False
+_LITERAL_CONTAINERS = (ast.List, ast.Tuple, ast.Set)
+
+
+def _is_literal(value: ast.expr | None) -> bool:
+    """Data written out in full: constants (strings, numbers, ``None``...), and lists, tuples, sets and
+    dicts of them, with operators between them (``-1e9``, ``"a" + "b"``, ``2**16``); no name, call or
+    f-string anywhere. Bound at module level, such a value binds its name to nothing a rule reads: the
+    analysis binds a module-level name only to what it resolves as a name (a layer, an import), and
+    evaluates values only inside Module methods, where a module-level name is a constant whatever it
+    holds (flaxprec.numerics). A data table of 40,000 rows is such a value: a stub stands for it in a
+    slice, and libcst never parses it.
+
+    A loop over the nodes, not a recursion: a table may nest deeper than Python's recursion limit."""
+    todo: list[ast.expr | None] = [value]
+    while todo:
+        node = todo.pop()
+        tp = type(node)
+        if tp is ast.Constant:
+            continue
+        if tp in _LITERAL_CONTAINERS:
+            todo += node.elts  # type: ignore[union-attr]
+        elif tp is ast.Dict:
+            if None in node.keys:  # type: ignore[union-attr]  # ``{**other}`` reads a name
+                return False
+            todo += node.keys  # type: ignore[union-attr]
+            todo += node.values  # type: ignore[union-attr]
+        elif tp is ast.UnaryOp:
+            todo.append(node.operand)  # type: ignore[union-attr]
+        elif tp is ast.BinOp:
+            todo += (node.left, node.right)  # type: ignore[union-attr]
+        else:
+            return False
+    return True
 
 
 def _members(node: ast.ClassDef) -> tuple[Member, ...]:
@@ -827,7 +865,14 @@ def _members(node: ast.ClassDef) -> tuple[Member, ...]:
         if start <= node.lineno:
             return ()
         kind = "class" if type(stmt) is ast.ClassDef else "def" if isinstance(stmt, _FUNCTIONS) else "other"
-        members.append(Member(start, stmt.end_lineno or stmt.lineno, kind, getattr(stmt, "name", None)))
+        name = getattr(stmt, "name", None)
+        if type(stmt) is ast.Assign and _is_literal(stmt.value):
+            # Data in a class body binds nothing the analysis reads either (a class-level name is bound only
+            # to a layer, and no value is evaluated outside methods): a stub stands for it in a slice.
+            targets = [t.id for t in stmt.targets if type(t) is ast.Name]
+            if len(targets) == len(stmt.targets):
+                kind, name = "literal", " = ".join(targets)
+        members.append(Member(start, stmt.end_lineno or stmt.lineno, kind, name))
     return tuple(members)
 
 
@@ -948,6 +993,16 @@ def plan(
     return chosen
 
 
+def without_data(statements: tuple[StatementSketch, ...]) -> Plan | None:
+    """Every statement but the module-level data (:func:`_is_literal`), each whole but for the data in a
+    class's body: what libcst reads when a selected rule has no gate (FLX101...), so that a 40,000-row
+    table costs it a one-line stub there too; None when the file has no such data (libcst then reads the
+    file itself)."""
+    if not any(s.kind == "literal" or any(m.kind == "literal" for m in s.members) for s in statements):
+        return None
+    return {i: None for i, statement in enumerate(statements) if statement.kind != "literal"}
+
+
 def _bases_in_file(statements: tuple[StatementSketch, ...], classes: set[int]) -> set[int]:
     """The classes of this file that ``classes`` inherit from, directly or not (by name: a superset)."""
     by_name: dict[str | None, list[int]] = {}
@@ -1001,7 +1056,7 @@ def slice_source(
     """The suspect definitions and the other statements that bind names (stubs for definitions), in order;
     of the imports and stubs only those whose names the rest mentions.
 
-    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for a literal string) keep a name
+    Stubs (``class Name: pass``, ``def name(): pass``, ``NAME = None`` for literal data) keep a name
     bound as in the full file, so resolution in the slice is the same; they hold no call, so they cannot
     produce a finding. An import or a stub whose names occur nowhere in the copied statements (as a word
     of their text) can change the resolution of nothing there, and is left out; expression statements
@@ -1033,8 +1088,16 @@ def slice_source(
     for group in _groups(statements):
         members = [statements[i] for i in group]
         kept = [i for i in group if i in suspects]
-        if len(group) == 1 and kept and suspects[kept[0]] is not None and members[0].members:
-            _copy_class(members[0], suspects[kept[0]], source_lines, copy, stub)  # type: ignore[arg-type]
+        chosen = suspects[kept[0]] if len(group) == 1 and kept and members[0].members else None
+        if (
+            chosen is None
+            and len(group) == 1
+            and kept
+            and any(m.kind == "literal" for m in members[0].members)
+        ):
+            chosen = frozenset(i for i, m in enumerate(members[0].members) if m.kind != "literal")  # whole
+        if chosen is not None:
+            _copy_class(members[0], chosen, source_lines, copy, stub)
             part(None)
         elif kept or any(m.kind == "other" for m in members):
             copy(members[0].start, max(m.end for m in members))
@@ -1051,7 +1114,7 @@ def slice_source(
                         member.start,
                     )
                     part(frozenset([member.name or ""]))
-                elif member.kind == "literal":
+                elif member.kind == "literal" and member.name:
                     stub(f"{member.name} = None\n", member.start)
                     part(frozenset((member.name or "").split(" = ")))
     mentioned = set(
@@ -1076,7 +1139,8 @@ def _groups(items) -> list[list[int]]:
 
 
 def _copy_class(statement: StatementSketch, keep: frozenset[int], source_lines, copy, stub) -> None:
-    """The class header and its non-method members whole, the kept methods whole, stubs for the others."""
+    """The class header and its non-method members whole, the kept methods whole, stubs for the others
+    (and for its data: ``NAME = None``)."""
     members = statement.members
     copy(statement.start, members[0].start - 1)
     for group in _groups(members):
@@ -1087,4 +1151,10 @@ def _copy_class(statement: StatementSketch, keep: frozenset[int], source_lines, 
         for part in parts:
             line = source_lines[part.start - 1]
             indent = line[: len(line) - len(line.lstrip(" \t"))]
-            stub(f"{indent}{part.kind} {part.name}{'' if part.kind == 'class' else '()'}: pass\n", part.start)
+            if part.kind == "literal":
+                stub(f"{indent}{part.name} = None\n", part.start)
+            else:
+                stub(
+                    f"{indent}{part.kind} {part.name}{'' if part.kind == 'class' else '()'}: pass\n",
+                    part.start,
+                )

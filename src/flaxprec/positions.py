@@ -180,37 +180,124 @@ class StatementPositions:
     def __init__(self, module: cst.Module, parts: list[tuple[NodePositions, int]]) -> None:
         self.module = module
         self.parts = parts  # (positions within one statement's code, lines of the text before it)
+        # node id -> its part: a lookup is one dict access, not a scan of the parts (a file with thousands
+        # of findings has thousands of parts). Built on the first lookup; one part needs none.
+        self._owners: dict[int, tuple[NodePositions, int]] | None = None
+
+    def _part(self, node: object) -> tuple[NodePositions, int] | None:
+        if len(self.parts) == 1:
+            return self.parts[0] if node in self.parts[0][0] else None
+        if self._owners is None:
+            owners: dict[int, tuple[NodePositions, int]] = {}
+            for part in reversed(self.parts):  # the first part holding a node wins, as a scan would have it
+                owners.update(dict.fromkeys(part[0]._spans, part))
+            self._owners = owners
+        return self._owners.get(id(node))
 
     def __contains__(self, node: object) -> bool:
-        return any(node in part for part, _ in self.parts)
+        return self._part(node) is not None
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        for part, before in self.parts:
-            if node in part:
-                span = part[node]
-                return CodeRange(
-                    CodePosition(span.start.line + before, span.start.column),
-                    CodePosition(span.end.line + before, span.end.column),
-                )
-        raise KeyError(node)
+        found = self._part(node)
+        if found is None:
+            raise KeyError(node)
+        part, before = found
+        span = part[node]
+        return CodeRange(
+            CodePosition(span.start.line + before, span.start.column),
+            CodePosition(span.end.line + before, span.end.column),
+        )
+
+
+class CodeFinder:
+    """Where a statement's code starts in the text a module was parsed from: the one line start where it
+    occurs (None: nowhere, or at several, where the code alone cannot tell which one is the statement's).
+
+    Only line starts count: a statement's code starts a line in the module's code (which is the text), so a
+    unique occurrence at a line start is the statement's own, whatever else the text holds mid-line.
+
+    The first statements are looked for with ``str.find``; once those searches have read the text a few
+    times over, a map of the text's lines (line -> the rows holding it) takes over and a statement is
+    looked for only at the rows holding the rarest of its lines. Placing thousands of statements (a file
+    with thousands of findings) then costs time linear in the text and their code, not their number times
+    the text; a file with a few findings never builds the map.
+    """
+
+    def __init__(self, module: cst.Module, text: str) -> None:
+        # A module without a final line break prints its last statement's code without one: with it added,
+        # the text holds every statement's code as generated.
+        if not module.has_trailing_newline:
+            text += "\n"
+        self.text = text
+        self.usable = "\r" not in text  # PositionProvider counts "\r" line breaks token by token
+        self._budget = 4 * len(text) + 4096  # characters ``str.find`` may read before the map is built
+        self._starts: list[int] = []  # the offset of each row (0-based), once the map is built
+        self._rows: dict[str, list[int]] | None = None  # a line's text (no line break) -> its rows
+
+    def place(self, code: str) -> tuple[int, int] | None:
+        """The offset of the one line start where ``code`` occurs, and the number of lines before it."""
+        if not code or not self.usable:
+            return None
+        if self._rows is None and self._budget > 0:
+            return self._find(code)
+        return self._lookup(code)
+
+    def _find(self, code: str) -> tuple[int, int] | None:
+        text = self.text
+        found: list[int] = []
+        at = text.find(code)
+        while at >= 0 and len(found) < 2:
+            if at == 0 or text[at - 1] == "\n":
+                found.append(at)
+            at = text.find(code, at + 1)
+        self._budget -= len(text) if at < 0 else at
+        if len(found) != 1:
+            return None
+        self._budget -= found[0]
+        return found[0], text.count("\n", 0, found[0])
+
+    def _lookup(self, code: str) -> tuple[int, int] | None:
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = {}
+            offset = 0
+            for row, line in enumerate(self.text.split("\n")):
+                self._starts.append(offset)
+                rows.setdefault(line, []).append(row)
+                offset += len(line) + 1
+        lines = code.split("\n")[:-1]  # its whole lines (each followed by a line break)
+        if not lines:
+            return self._find(code)
+        shift, rarest = min(enumerate(lines), key=lambda item: len(rows.get(item[1], ())))
+        found: tuple[int, int] | None = None
+        for row in rows.get(rarest, ()):
+            start = row - shift
+            if start >= 0 and self.text.startswith(code, self._starts[start]):
+                if found is not None:
+                    return None
+                found = self._starts[start], start
+        return found
 
 
 def statement_positions(
-    module: cst.Module, text: str, statements: Iterable[cst.CSTNode], indents: Mapping[int, str] | None = None
+    module: cst.Module,
+    text: str | CodeFinder,
+    statements: Iterable[cst.CSTNode],
+    indents: Mapping[int, str] | None = None,
 ) -> StatementPositions | None:
     """The positions of the nodes of ``statements`` (of ``module``, parsed from ``text``) at the price of
     generating only their code; None when that cannot be told so (the code is not found exactly once at
     a line start, or the text has ``\r`` line breaks, which PositionProvider counts token by token): then
-    generate more (:func:`node_positions`).
+    generate more (:func:`node_positions`). Calls on one module can share one :class:`CodeFinder` of its
+    text as ``text``: placing many statements then stays linear.
 
     A statement is a top-level one, or a nested one indented by ``indents[id(statement)]`` (all of its
     blocks' indentation: its code is generated with it, as the module's would be; a wrong one could
     match another statement's code, so only an exact one may be given).
     """
-    if "\r" in text:
+    finder = text if isinstance(text, CodeFinder) else CodeFinder(module, text)
+    if not finder.usable:
         return None
-    if not module.has_trailing_newline:
-        text += "\n"  # the module's code before its last line break was taken off: every statement is in it
     parts = []
     for statement in statements:
         state = _TokenSpanState(module)
@@ -218,16 +305,10 @@ def statement_positions(
         if indent:
             state.increase_indent(indent)
         statement._codegen(state)
-        code = "".join(state.tokens)
-        offset = text.find(code)
-        if (
-            not code
-            or offset < 0
-            or (offset and text[offset - 1] != "\n")
-            or text.find(code, offset + 1) >= 0
-        ):
+        placed = finder.place("".join(state.tokens))
+        if placed is None:
             return None
-        parts.append((NodePositions(module, state.spans, state.tokens), text.count("\n", 0, offset)))
+        parts.append((NodePositions(module, state.spans, state.tokens), placed[1]))
     return StatementPositions(module, parts)
 
 
