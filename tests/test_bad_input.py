@@ -16,29 +16,15 @@ import os
 import resource
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import FAULTY
 from flaxprec.cli import main
 from flaxprec.discover import Discovery
 
-FAULTY = textwrap.dedent(
-    """\
-    import flax.linen as nn
-    import jax.numpy as jnp
-
-
-    class Block(nn.Module):
-        dtype: jnp.dtype = jnp.bfloat16
-
-        @nn.compact
-        def __call__(self, x):
-            return nn.Dense(4)(x)
-    """
-)
 FINDING = (
     "10:16: FLX001 [*] `nn.Dense` built without `dtype`: it computes in float32 although `Block` has a "
     "compute dtype (`self.dtype`)"

@@ -27,26 +27,13 @@ import flaxprec.engine
 import flaxprec.fixer
 import flaxprec.rules.flx001_missing_dtype as flx001
 import flaxprec.suppress
-from conftest import REPO
+from conftest import FAULTY, FIXED, REPO
 from flaxprec.analysis import FileModel
 from flaxprec.cli import main
 from flaxprec.diagnostics import CallEdit, Diagnostic, SetKeyword
 from flaxprec.rules import RuleContext, all_rules
 from flaxprec.source_io import NotWritten, read_source, write_back
 
-FAULTY = """\
-import flax.linen as nn
-import jax.numpy as jnp
-
-
-class Block(nn.Module):
-    dtype: jnp.dtype = jnp.bfloat16
-
-    @nn.compact
-    def __call__(self, x):
-        return nn.Dense(4)(x)
-"""
-FIXED = FAULTY.replace("nn.Dense(4)", "nn.Dense(4, dtype=self.dtype)")
 USER_EDIT = FAULTY.replace("nn.Dense(4)", "nn.Dense(8)")
 
 

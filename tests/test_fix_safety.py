@@ -19,25 +19,12 @@ import flaxprec.apply_edits
 import flaxprec.engine
 import flaxprec.fixer
 import flaxprec.rules.flx001_missing_dtype as flx001
-from conftest import run_flaxprec
+from conftest import FAULTY, FIXED, run_flaxprec
 from flaxprec.analysis import FileModel
 from flaxprec.cli import main
 from flaxprec.diagnostics import Diagnostic, SetKeyword
 from flaxprec.rules import RuleContext, all_rules
 
-FAULTY = """\
-import flax.linen as nn
-import jax.numpy as jnp
-
-
-class Block(nn.Module):
-    dtype: jnp.dtype = jnp.bfloat16
-
-    @nn.compact
-    def __call__(self, x):
-        return nn.Dense(4)(x)
-"""
-FIXED = FAULTY.replace("nn.Dense(4)", "nn.Dense(4, dtype=self.dtype)")
 # A vocabulary head: its only fix is unsafe, so a safe run leaves the finding in place.
 HEAD_ONLY = FIXED.replace("return nn.Dense(4, dtype=self.dtype)(x)", "return nn.Dense(10, name='lm_head')(x)")
 

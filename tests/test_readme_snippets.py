@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import REPO
+from conftest import FAULTY, REPO
 from flaxprec.cli import main
 
 if sys.version_info >= (3, 11):
@@ -26,20 +26,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SECTION = "## Configuration, suppression and integrations"
-FAULTY = textwrap.dedent(
-    """\
-    import flax.linen as nn
-    import jax.numpy as jnp
-
-
-    class Block(nn.Module):
-        dtype: jnp.dtype = jnp.bfloat16
-
-        @nn.compact
-        def __call__(self, x):
-            return nn.Dense(4)(x)
-    """
-)
 
 
 def blocks(language: str) -> list[str]:
