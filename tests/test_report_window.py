@@ -113,7 +113,8 @@ def check_window(source: str, edits: list[TextEdit]) -> None:
     window = Fixed.from_edits(old, edits)
     assert "".join(window.line(j) for j in range(len(window))) == fixed_text
     assert text_edits(window) == whole_file_text_edits(source, fixed_text)
-    assert unified_diff(window) == unified_diff(Fixed.whole(old, fixed_text))
+    assert unified_diff(window) == whole_file_diff(source, fixed_text)
+    assert unified_diff(Fixed.whole(old, fixed_text)) == whole_file_diff(source, fixed_text)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -167,9 +168,8 @@ def distinct_files_and_edits(draw: st.DrawFn) -> tuple[str, list[TextEdit]]:
 @settings(max_examples=300, deadline=None)
 @given(distinct_files_and_edits())
 def test_the_windowed_diff_is_difflibs_whole_file_diff(case: tuple[str, list[TextEdit]]) -> None:
-    """Where no line repeats, the hunk is the whole-file ``difflib`` diff, byte for byte. (Where lines
-    repeat, difflib's whole-file answer depends on the longest stretch between junk lines anywhere in the
-    file: see test_a_repeated_stretch_does_not_widen_the_hunk and test_an_inserted_repeat_goes_after.)"""
+    """Where no line repeats, the diff is computed from the middle (the random files above repeat lines
+    often, and are mostly diffed whole): the whole-file ``difflib`` diff, byte for byte."""
     source, edits = case
     assert unified_diff(Fixed.from_edits(FileLines.of(source), edits)) == whole_file_diff(
         source, apply_text(source, edits)
@@ -250,36 +250,26 @@ def test_junked_lines_are_not_matched_in_a_long_file() -> None:
     ]  # fmt: skip
 
 
-def test_a_repeated_stretch_does_not_widen_the_hunk() -> None:
-    """A fix in the first of two identical functions of a 221-line file: the whole-file diff matched the
-    unfixed first copy to the second (blank lines, junk to difflib, split every other match) and printed
-    a 436-line hunk over everything between; the windowed diff prints the line the fix changes."""
+def test_a_fix_in_a_repeated_stretch_is_diffed_over_the_whole_file() -> None:
+    """A fix in the first of two identical functions of a 221-line file: difflib matches the unfixed first
+    copy to the second (blank lines, junk to it, cut every other match short) and prints a 436-line hunk
+    over everything between. The changed line occurs elsewhere: the whole file is diffed, as before."""
     function = "def f():\n    x = nn.Dense(4)(x)\n    y = 1\n    z = 2\n    return x\n"
     others = "".join(f"def g{i}():\n    return {i}\n\n" for i in range(70))
     source = function + "\n" + others + function
     start = source.index("(4)") + len("(4")
     edits = [TextEdit(location_of(source, start), location_of(source, start), ", dtype=d")]
     diff = unified_diff(Fixed.from_edits(FileLines.of(source), edits))
-    assert diff == [
-        "@@ -1,3 +1,3 @@",
-        " def f():",
-        "-    x = nn.Dense(4)(x)",
-        "+    x = nn.Dense(4, dtype=d)(x)",
-        "     y = 1",
-    ]
-    whole = whole_file_diff(source, apply_text(source, edits))
-    assert whole[:3] == ["@@ -1 +1,217 @@", "+def f():", "+    x = nn.Dense(4, dtype=d)(x)"]
-    assert len(whole) == 436
+    assert diff[:3] == ["@@ -1 +1,217 @@", "+def f():", "+    x = nn.Dense(4, dtype=d)(x)"]
+    assert len(diff) == 436
+    assert diff == whole_file_diff(source, apply_text(source, edits))
 
 
-def test_an_inserted_repeat_goes_after() -> None:
-    """A line inserted beside an equal one is shown after the lines both files begin with, as the JSON
-    edits place it; the whole-file diff matched the first equal line it met (here the old blank line to
-    the new second one)."""
+def test_a_line_inserted_beside_an_equal_one_is_diffed_over_the_whole_file() -> None:
+    """Where an inserted line equals its neighbour, difflib's choice of which one is new depends on the
+    whole file: here it matched the old blank line to the second new one."""
     edits = [TextEdit(Location(1, 1), Location(1, 1), "new\n\n")]
-    assert unified_diff(Fixed.from_edits(FileLines.of("\n"), edits)) == ["@@ -1 +1,3 @@", "+new", "+", " "]
-    assert text_edits(Fixed.from_edits(FileLines.of("\n"), edits)) == edits
-    assert whole_file_diff("\n", "new\n\n\n") == ["@@ -1 +1,3 @@", "+new", " ", "+"]
+    assert unified_diff(Fixed.from_edits(FileLines.of("\n"), edits)) == ["@@ -1 +1,3 @@", "+new", " ", "+"]
 
 
 def test_fixture_fixes_show_the_whole_file_diff() -> None:

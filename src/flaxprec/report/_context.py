@@ -67,6 +67,11 @@ class RenderContext:
             self._fixed = (diagnostic, self._compute_fixed(diagnostic))
         return self._fixed[1]
 
+    def source_lines(self, filename: str) -> list[str] | None:
+        """The file's lines without their endings, split once for all its findings (``None``: no source)."""
+        source = self.sources.get(filename)
+        return None if source is None else self._file_lines(filename, source).bodies
+
     def _file_lines(self, filename: str, source: str) -> FileLines:
         """The file split into lines once for all its findings (they come one file after the other)."""
         from flaxprec.report._fix_window import FileLines  # only a report that shows fixes pays for it

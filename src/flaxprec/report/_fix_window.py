@@ -198,14 +198,15 @@ def text_edits(fixed: Fixed) -> list[TextEdit]:
 
 def unified_diff(fixed: Fixed) -> list[str]:
     """The hunks (no file header) of ``difflib.unified_diff(old, new, n=1, lineterm="")`` over the files'
-    lines without their endings, computed from the lines that differ and one line around them.
+    lines without their endings, computed from the lines that differ when that gives the same.
 
-    ``difflib`` is asked only about the changed middle, the lines both files begin and end with taken as
-    matching, and with the lines it would junk in the whole file (those in more than 1% of a file of 200
-    lines or more) junked here too. That is the whole-file diff whenever ``difflib`` matches the shared
-    beginning and end first, as it does unless the file repeats a stretch longer than those, around the
-    fix, elsewhere: there the whole-file diff matched the repeat and printed a hunk over everything in
-    between, and this one prints the lines the fix changes.
+    ``difflib`` matches the longest stretch first, looking for its start among the lines it does not junk
+    (junk: those in more than 1% of a file of 200 lines or more), then recurses on both sides. When no line
+    of the changed middle occurs elsewhere in the file (junk aside) and none equals a line beside the
+    middle, it can only match the lines both files begin and end with as they are, and the middle on its
+    own: then it is asked about the middle only, with the whole file's junk. Otherwise (a fix inside one of
+    two equal stretches, a line inserted beside an equal one) its answer may depend on any stretch of the
+    file, and it gets the whole file, as before.
     """
     old = fixed.old
     la, lb = len(old.lines), len(fixed)
@@ -215,6 +216,16 @@ def unified_diff(fixed: Fixed) -> list[str]:
     if not before and not after:
         return []
     popular = _popular(old, lb, before, after)
+    beside = {old.bodies[head - 1]} if head else set()
+    if tail:
+        beside.add(old.bodies[la - tail])
+    in_middle = Counter(before)
+    if any(
+        line in beside or (old.counts[line] != in_middle[line] and not popular(line))
+        for line in itertools.chain(in_middle, after)
+    ):
+        new = [fixed.body(j) for j in range(lb)]
+        return list(difflib.unified_diff(old.bodies, new, n=1, lineterm=""))[2:]
     if tail and all(map(popular, itertools.islice(old.bodies, la - tail, la))):
         # Junk lines only at the end: difflib finds no match to start from there, so it never matches them
         # apart from the lines before; they go to the middle (the unseeded end is short, as junk is common).
