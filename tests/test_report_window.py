@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from conftest import FIXTURES
 from flaxprec.apply_edits import RewriteError, apply_edits
-from flaxprec.diagnostics import Location, TextEdit
+from flaxprec.diagnostics import Location, ReplaceText, TextEdit
 from flaxprec.engine import Checker, Unit
 from flaxprec.fix_text import apply_text
 from flaxprec.report import render
-from flaxprec.report._fix_window import FileLines, Fixed, text_edits, unified_diff
-from flaxprec.suppress import split_lines
+from flaxprec.report._fix_window import FileLines, Fixed, comment_edits, text_edits, unified_diff
+from flaxprec.suppress import apply_text_edits, split_lines
 
 # -- references: the whole-file computations -------------------------------------------------------------
 
@@ -143,6 +143,44 @@ def test_overlapping_or_outside_edits_are_applied_to_the_whole_file(
     if row > len(split_lines(source)):
         return  # apply_text cannot apply an edit past the file's last line break
     check_window(source, [*edits, extra])
+
+
+@st.composite
+def files_and_comment_edits(draw: st.DrawFn) -> tuple[str, list[ReplaceText]]:
+    """Comment edits (``# noqa`` clean-up) in their lines, and a few outside them, overlapping or touching."""
+    source = "".join(body + ending for body, ending in draw(LINES))
+    bodies = [line.rstrip("\r\n") for line in split_lines(source)]
+    edits = []
+    for _ in range(draw(st.integers(0, 4))):
+        if bodies and draw(st.integers(0, 4)):
+            row = draw(st.integers(1, len(bodies)))
+            start, end = sorted(draw(st.lists(st.integers(0, len(bodies[row - 1])), min_size=2, max_size=2)))
+        else:
+            row, start, end = (
+                draw(st.integers(0, len(bodies) + 1)),
+                draw(st.integers(0, 9)),
+                draw(st.integers(0, 9)),
+            )
+        edits.append(ReplaceText(row, start, end, draw(st.sampled_from(["", "x", "# noqa"]))))
+    return source, edits
+
+
+@settings(max_examples=500, deadline=None)
+@given(files_and_comment_edits())
+def test_comment_edits_from_a_window(case: tuple[str, list[ReplaceText]]) -> None:
+    """``# noqa`` clean-up: what ``apply_text_edits`` makes of the edits (or rejects), read off a window."""
+    source, edits = case
+    old = FileLines.of(source)
+    fixed = comment_edits(old, edits)
+    try:
+        expected = apply_text_edits(source, edits)
+    except ValueError:
+        assert fixed is None
+        return
+    assert fixed is not None
+    assert "".join(fixed.line(j) for j in range(len(fixed))) == expected
+    assert text_edits(fixed) == whole_file_text_edits(source, expected)
+    assert unified_diff(fixed) == whole_file_diff(source, expected)
 
 
 UNIQUE = st.lists(st.integers(0, 10**6), unique=True, min_size=1, max_size=260)

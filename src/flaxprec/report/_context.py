@@ -82,7 +82,7 @@ class RenderContext:
         return self._file[1]
 
     def _compute_fixed(self, diagnostic: Diagnostic) -> Fixed | None:
-        from flaxprec.report._fix_window import Fixed
+        from flaxprec.report._fix_window import Fixed, comment_edits
 
         fix = diagnostic.fix
         source = self.sources.get(diagnostic.filename)
@@ -90,13 +90,7 @@ class RenderContext:
             return None
         text_only = [e for e in fix.edits if isinstance(e, ReplaceText)]
         if fix.edits and len(text_only) == len(fix.edits) and not fix.imports:
-            from flaxprec.suppress import apply_text_edits
-
-            try:
-                fixed = apply_text_edits(source, text_only)
-            except ValueError:
-                return None
-            return Fixed.whole(self._file_lines(diagnostic.filename, source), fixed)
+            return comment_edits(self._file_lines(diagnostic.filename, source), text_only)
         if fix.text is not None:
             # Text edits computed with the finding: applied to a window of lines around them, so that each
             # finding costs its fix's lines, not the file's. A file ending in a lone carriage return shows

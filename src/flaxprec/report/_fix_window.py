@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from flaxprec.diagnostics import Location, TextEdit
+from flaxprec.diagnostics import Location, ReplaceText, TextEdit
 from flaxprec.suppress import split_lines
 
 # Unchanged lines kept on each side of the edited ones; the window grows past them only where a line
@@ -118,6 +118,25 @@ class Fixed:
         if j - self.a < len(self.window):
             return self.window[j - self.a].rstrip("\r\n")
         return self.old.bodies[j - len(self.window) + self.b - self.a]
+
+
+def comment_edits(old: FileLines, edits: Sequence[ReplaceText]) -> Fixed | None:
+    """``old`` with comment edits (``# noqa`` clean-up) applied, ``None`` where
+    :func:`flaxprec.suppress.apply_text_edits` rejects them: from a window, unless two start at one place
+    (which ``apply_text_edits`` orders otherwise than ``apply_text``) or they break its rules."""
+    bodies = old.bodies
+    spans = sorted((edit.row, edit.start_col, edit.end_col) for edit in edits)
+    for row, start, end in spans:
+        if not 1 <= row <= len(bodies) or not 0 <= start <= end <= len(bodies[row - 1]):
+            return None
+    pairs = [(row, end, next_row, start) for (row, _, end), (next_row, start, _) in itertools.pairwise(spans)]
+    if any(row == next_row and start < end for row, end, next_row, start in pairs):
+        return None  # overlapping
+    if any((row, end) == (next_row, start) for row, end, next_row, start in pairs):
+        from flaxprec.suppress import apply_text_edits
+
+        return Fixed.whole(old, apply_text_edits(old.source, edits))
+    return Fixed.from_edits(old, [edit.as_text() for edit in edits])
 
 
 def _spans(old: FileLines, ordered: Sequence[TextEdit]) -> list[tuple[int, int, str]] | None:
