@@ -1,8 +1,10 @@
 """What every output format shares: the sorted findings, rule metadata, fix previews and styling.
 
-A fix is made of CST edits that only the fixer can turn into text, so the report never applies one itself:
-it takes a ``fixed_source`` callback (the source of the finding's file with that one fix applied) and
-diffs the result. Fixes made only of :class:`ReplaceText` edits (``# noqa`` clean-up) are applied here.
+A fix that comes with its text edits (``fix.text``, computed with the finding) and one made only of
+:class:`ReplaceText` edits (``# noqa`` clean-up) are applied here, to a window of lines around them
+(:mod:`._fix_window`): a finding costs its fix's lines, not its file's. Other fixes are CST edits only the
+fixer can turn into text: for them the report takes a ``fixed_source`` callback (the source of the
+finding's file with that one fix applied) and diffs the result.
 """
 
 from __future__ import annotations
