@@ -7,15 +7,17 @@ generates, in a temporary folder,
   Module with one finding, and the same with 410,000 rows (20 MB; ``--skip-large`` leaves it out);
 - files of Modules with one finding per statement, 1,500 findings and two and four times as many;
 
-and runs ``python -m flaxprec check --no-cache FILE`` on each in a subprocess, as bench/run.py does:
+and runs ``python -m flaxprec check --no-cache FILE`` on each in a subprocess, as bench/run.py does (the
+findings files in the concise, json, sarif and full formats):
 wall seconds, and the child's peak RSS via GNU time (``ru_maxrss`` of the largest process). Every run is
 made under an address-space limit (``--limit-gb``, default 8): a version that needs more aborts, which is
 reported as a failure with its exit status, instead of swapping the machine (the 20 MB table once grew
 past 19 GB). The 2 MB table also runs under a 1.5 GB limit, where it once aborted with nothing printed.
 
 Targets (issue 19): the 2 MB table within 600 MB, the 20 MB one completes within 4 GB (CPython's own
-``ast.parse`` of it, shown as a floor, takes about 3 GB); time linear in the findings of one file (the
-median of 2x and 4x within 10% of twice and four times 1x's: startup makes the real ratios smaller).
+``ast.parse`` of it, shown as a floor, takes about 3 GB); time linear in the findings of one file, in every
+format (the median of 2x and 4x within 10% of twice and four times 1x's: startup makes the real ratios
+smaller).
 Each run must report exactly the findings planted in its file. Exit 1 when a run fails or a target is
 missed. ``--ref`` benchmarks a git commit's src/ and rules/ (``--ref 84ff6d6`` for the numbers before the
 fix); ``--keep`` keeps the generated files.
@@ -23,6 +25,7 @@ fix); ``--keep`` keeps the generated files.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -52,6 +55,9 @@ TABLE_ROWS = {"2 MB": 41_000, "20 MB": 410_000}
 FINDINGS = 1_500  # of the 1x file; 50 per Module
 PER_MODULE = 50
 MB = 2**20
+# The findings files' reports: concise, and those that show every fix (its edits or its diff), which once
+# diffed the whole file per finding (6,000 findings: 36 s of json, over 148 s of full).
+OUTPUT_FORMATS = ("concise", "json", "sarif", "full")
 
 
 @dataclass
@@ -110,6 +116,19 @@ def found(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if ": FLX" in line)
 
 
+def reported(stdout: str, output_format: str) -> int:
+    """The number of findings a report in ``output_format`` lists (``full`` heads each with its location);
+    -1 for a JSON report that does not parse."""
+    try:
+        if output_format == "json":
+            return len(json.loads(stdout))
+        if output_format == "sarif":
+            return len(json.loads(stdout)["runs"][0]["results"])
+    except (ValueError, KeyError, IndexError):
+        return -1
+    return found(stdout)
+
+
 def main() -> int:
     parser = ArgumentParser(description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="runs per findings file (default 3)")
@@ -143,24 +162,27 @@ def main() -> int:
             ok = low.status == 1 and found(low.stdout) == 1
             rows.append((f"check, {size} table, 1.5 GB limit", low, "completes, 1 finding", ok))
 
-    medians: dict[int, float] = {}
+    paths = {}
     for scale in (1, 2, 4):
-        count = FINDINGS * scale
-        path = tmp / f"findings_{count}.py"
-        path.write_text(findings_source(count))
-        runs = [run_once([*FLAXPREC, str(path)], limit) for _ in range(args.repeat)]
-        medians[scale] = statistics.median(r.seconds for r in runs)
-        run = min(runs, key=lambda r: abs(r.seconds - medians[scale]))
-        run.seconds = medians[scale]
-        exact = all(r.status == 1 and found(r.stdout) == count for r in runs)
-        if scale == 1:
-            rows.append((f"check, {count} findings (1x)", run, f"{count} findings", exact))
-        else:
-            ratio = medians[scale] / medians[1]
-            ok = exact and ratio <= scale * 1.10
-            rows.append(
-                (f"check, {count} findings ({scale}x)", run, f"x{ratio:.2f} of 1x <= x{scale * 1.1:.1f}", ok)
-            )
+        paths[scale] = tmp / f"findings_{FINDINGS * scale}.py"
+        paths[scale].write_text(findings_source(FINDINGS * scale))
+    for output_format in OUTPUT_FORMATS:
+        medians: dict[int, float] = {}
+        for scale in (1, 2, 4):
+            count = FINDINGS * scale
+            cmd = [*FLAXPREC, "--output-format", output_format, str(paths[scale])]
+            runs = [run_once(cmd, limit) for _ in range(args.repeat)]
+            medians[scale] = statistics.median(r.seconds for r in runs)
+            run = min(runs, key=lambda r: abs(r.seconds - medians[scale]))
+            run.seconds = medians[scale]
+            exact = all(r.status == 1 and reported(r.stdout, output_format) == count for r in runs)
+            name = f"check {output_format}, {count} findings ({scale}x)"
+            if scale == 1:
+                rows.append((name, run, f"{count} findings", exact))
+            else:
+                ratio = medians[scale] / medians[1]
+                ok = exact and ratio <= scale * 1.10
+                rows.append((name, run, f"x{ratio:.2f} of 1x <= x{scale * 1.1:.1f}", ok))
 
     header = f"{'name':38} {'seconds':>8} {'peak MB':>8} {'exit':>5}  {'target':28} verdict"
     print("\n" + header + "\n" + "-" * len(header))

@@ -69,10 +69,11 @@ def render(
 
     ``sources`` maps each finding's ``filename`` to the text checked (snippets, fix previews, ``noqa_row``);
     ``root`` is what SARIF URIs are relative to (default: the working directory); ``fixed_source`` returns
-    a finding's file with only that finding's fix applied (the fixer), so that CST fixes can be shown as
-    diffs and edits; without it they show their title only. ``statistics`` replaces the findings by counts
-    per rule (JSON for the JSON formats), as ruff's ``--statistics`` does. ``quiet`` drops the text formats'
-    closing summary, so a clean run prints nothing at all (pre-commit and editors show only findings).
+    a finding's file with only that finding's fix applied (the fixer), so that CST fixes without text edits
+    (``fix.text``) can be shown as diffs and edits; without it they show their title only. ``statistics``
+    replaces the findings by counts per rule (JSON for the JSON formats), as ruff's ``--statistics`` does.
+    ``quiet`` drops the text formats' closing summary, so a clean run prints nothing at all (pre-commit and
+    editors show only findings).
     """
     if output_format not in _RENDERERS:
         raise ValueError(f"unknown output format {output_format!r} (known: {', '.join(OUTPUT_FORMATS)})")

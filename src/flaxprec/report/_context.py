@@ -1,25 +1,27 @@
 """What every output format shares: the sorted findings, rule metadata, fix previews and styling.
 
-A fix is made of CST edits that only the fixer can turn into text, so the report never applies one itself:
-it takes a ``fixed_source`` callback (the source of the finding's file with that one fix applied) and
-diffs the result. Fixes made only of :class:`ReplaceText` edits (``# noqa`` clean-up) are applied here.
+A fix that comes with its text edits (``fix.text``, computed with the finding) and one made only of
+:class:`ReplaceText` edits (``# noqa`` clean-up) are applied here, to a window of lines around them
+(:mod:`._fix_window`): a finding costs its fix's lines, not its file's. Other fixes are CST edits only the
+fixer can turn into text: for them the report takes a ``fixed_source`` callback (the source of the
+finding's file with that one fix applied) and diffs the result.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from flaxprec.diagnostics import Applicability, Diagnostic, Location, ReplaceText, TextEdit
+from flaxprec.diagnostics import Applicability, Diagnostic, ReplaceText, TextEdit
 from flaxprec.report.rule_info import RuleInfo
 
 if TYPE_CHECKING:
+    from flaxprec.report._fix_window import FileLines, Fixed
     from flaxprec.suppress import NoqaIndex
 
 FixedSource = Callable[[Diagnostic], "str | None"]
@@ -44,7 +46,8 @@ class RenderContext:
     # The last finding's file with its fix applied: renderers ask for a finding's edits or diff one finding
     # after the other, so one copy of a file at a time, not one per finding (6,000 findings of a 200 KB file
     # held 1.2 GB of copies).
-    _fixed: tuple[Diagnostic | None, str | None] = field(default=(None, None), repr=False)
+    _fixed: tuple[Diagnostic | None, Fixed | None] = field(default=(None, None), repr=False)
+    _file: tuple[str | None, FileLines | None] = field(default=(None, None), repr=False)
     _noqa: dict[str, NoqaIndex] = field(default_factory=dict, repr=False)
 
     # -- fixes ----------------------------------------------------------------------------------------
@@ -58,49 +61,66 @@ class RenderContext:
 
     def fixed_text(self, diagnostic: Diagnostic) -> str | None:
         """The finding's file with only its fix applied, or ``None`` when that cannot be computed here."""
+        fixed = self._fixed_lines(diagnostic)
+        return None if fixed is None else "".join(fixed.line(j) for j in range(len(fixed)))
+
+    def _fixed_lines(self, diagnostic: Diagnostic) -> Fixed | None:
         if self._fixed[0] is not diagnostic:
             self._fixed = (diagnostic, self._compute_fixed(diagnostic))
         return self._fixed[1]
 
-    def _compute_fixed(self, diagnostic: Diagnostic) -> str | None:
+    def source_lines(self, filename: str) -> list[str] | None:
+        """The file's lines without their endings, split once for all its findings (``None``: no source)."""
+        source = self.sources.get(filename)
+        return None if source is None else self._file_lines(filename, source).bodies
+
+    def _file_lines(self, filename: str, source: str) -> FileLines:
+        """The file split into lines once for all its findings (they come one file after the other)."""
+        from flaxprec.report._fix_window import FileLines  # only a report that shows fixes pays for it
+
+        if self._file[0] != filename or self._file[1] is None or self._file[1].source is not source:
+            self._file = (filename, FileLines.of(source))
+        assert self._file[1] is not None
+        return self._file[1]
+
+    def _compute_fixed(self, diagnostic: Diagnostic) -> Fixed | None:
+        from flaxprec.report._fix_window import Fixed, comment_edits
+
         fix = diagnostic.fix
         source = self.sources.get(diagnostic.filename)
         if fix is None or source is None:
             return None
         text_only = [e for e in fix.edits if isinstance(e, ReplaceText)]
         if fix.edits and len(text_only) == len(fix.edits) and not fix.imports:
-            from flaxprec.suppress import apply_text_edits
-
-            try:
-                return apply_text_edits(source, text_only)
-            except ValueError:
+            return comment_edits(self._file_lines(diagnostic.filename, source), text_only)
+        if fix.text is not None:
+            # Text edits computed with the finding: applied to a window of lines around them, so that each
+            # finding costs its fix's lines, not the file's. A file ending in a lone carriage return shows
+            # none: libcst drops that character, and the preview would not be what ``fix`` writes.
+            if source.endswith("\r"):
                 return None
+            return Fixed.from_edits(self._file_lines(diagnostic.filename, source), fix.text)
         if self.fixed_source is not None:
-            return self.fixed_source(diagnostic)
+            fixed = self.fixed_source(diagnostic)
+            if fixed is not None:
+                return Fixed.whole(self._file_lines(diagnostic.filename, source), fixed)
         return None
 
     def text_edits(self, diagnostic: Diagnostic) -> list[TextEdit] | None:
         """The fix as minimal text replacements on the original source, ``None`` when unknown."""
-        source = self.sources.get(diagnostic.filename)
-        fixed = self.fixed_text(diagnostic)
-        if source is None or fixed is None:
-            return None
-        return text_edits(source, fixed)
+        from flaxprec.report._fix_window import text_edits as window_text_edits
+
+        fixed = self._fixed_lines(diagnostic)
+        return None if fixed is None else window_text_edits(fixed)
 
     def fix_diff(self, diagnostic: Diagnostic) -> list[str] | None:
         """Unified-diff lines (hunks only, no file header) of the finding's fix, ``None`` when unknown."""
-        source = self.sources.get(diagnostic.filename)
-        fixed = self.fixed_text(diagnostic)
-        if source is None or fixed is None:
+        from flaxprec.report._fix_window import unified_diff
+
+        fixed = self._fixed_lines(diagnostic)
+        if fixed is None:
             return None
-        import difflib  # only a report that shows fixes pays for it
-
-        from flaxprec.suppress import split_lines
-
-        old = [line.rstrip("\r\n") for line in split_lines(source)]
-        new = [line.rstrip("\r\n") for line in split_lines(fixed)]
-        diff = list(difflib.unified_diff(old, new, n=1, lineterm=""))[2:]
-        return [self.diff_style(line) for line in diff]
+        return [self.diff_style(line) for line in unified_diff(fixed)]
 
     # -- other per-finding facts ----------------------------------------------------------------------
 
@@ -144,57 +164,11 @@ class RenderContext:
 
 
 def text_edits(source: str, fixed: str) -> list[TextEdit]:
-    """Minimal replacements turning ``source`` into ``fixed``.
+    """Minimal replacements turning ``source`` into ``fixed`` (see :func:`._fix_window.text_edits`)."""
+    from flaxprec.report._fix_window import FileLines, Fixed
+    from flaxprec.report._fix_window import text_edits as window_text_edits
 
-    Changed blocks of lines, each trimmed to the characters that differ, so that adding ``dtype=...`` to a
-    call is one insertion rather than a rewritten line, and an added import is an edit of its own.
-    """
-    import difflib  # only a report that shows fixes pays for it
-
-    from flaxprec.suppress import split_lines
-
-    old, new = split_lines(source), split_lines(fixed)
-    starts = [0]
-    for line in old:
-        starts.append(starts[-1] + len(line))
-    # The lines both texts begin and end with are left out of the diff: a fix changes a few lines, and
-    # SequenceMatcher's time grows with the square of the lines it is given when many are alike (600
-    # findings on 600 equal lines took 30 s of a JSON report).
-    head = _common_prefix(old, new)
-    tail = _common_prefix(old[head:][::-1], new[head:][::-1])
-    edits = []
-    matcher = difflib.SequenceMatcher(
-        a=old[head : len(old) - tail], b=new[head : len(new) - tail], autojunk=False
-    )
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
-        a, b = "".join(old[i1:i2]), "".join(new[j1:j2])
-        prefix = _common_prefix(a, b)
-        suffix = _common_prefix(a[prefix:][::-1], b[prefix:][::-1])
-        start, end = starts[i1] + prefix, starts[i2] - suffix
-        content = b[prefix : len(b) - suffix]
-        edits.append(TextEdit(_location(source, starts, start), _location(source, starts, end), content))
-    return edits
-
-
-def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
-    """How many leading items (characters of two texts, lines of two line lists) ``a`` and ``b`` share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _location(source: str, starts: Sequence[int], offset: int) -> Location:
-    """1-based row and column of character ``offset``; ``starts``: each line's offset, then the length."""
-    index = bisect.bisect_right(starts, offset) - 1
-    if index == len(starts) - 1 and source and not source.endswith(("\n", "\r")):
-        index -= 1  # the end of a last line without a line break is still on that line
-    return Location(index + 1, offset - starts[index] + 1)
+    return window_text_edits(Fixed.whole(FileLines.of(source), fixed))
 
 
 def summary_lines(ctx: RenderContext) -> list[str]:

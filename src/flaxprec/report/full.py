@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flaxprec.diagnostics import Diagnostic
 from flaxprec.report._context import RenderContext, fix_help_lines, header, summary_lines
-from flaxprec.suppress import split_lines
 
 TAB_WIDTH = 4
 # Spans longer than this show their first and last two lines only.
@@ -29,10 +28,9 @@ def render(ctx: RenderContext) -> str:
 
 def snippet(ctx: RenderContext, diagnostic: Diagnostic) -> list[str]:
     """The span's source lines with a line-number gutter and carets under the reported characters."""
-    source = ctx.sources.get(diagnostic.filename)
-    if source is None:
+    lines = ctx.source_lines(diagnostic.filename)
+    if lines is None:
         return []
-    lines = [line.rstrip("\r\n") for line in split_lines(source)]
     start, end = diagnostic.location, diagnostic.end_location
     first = start.row
     if not 1 <= first <= len(lines):
