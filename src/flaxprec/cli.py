@@ -383,7 +383,8 @@ def _check_status(diagnostics: Sequence[Diagnostic], exit_zero: bool) -> int:
 
 
 def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Callable[[Diagnostic], str | None]:
-    """The report's ``fixed_source``: a finding's file with only that finding's fix applied.
+    """The report's ``fixed_source``: a finding's file with only that finding's fix applied, for the fixes
+    the report cannot apply itself (CST edits without text edits: an added import, a multi-line value).
 
     Findings may come from the cache, without edits (edits point into a syntax tree), so a file whose fix
     is shown is analysed again on demand, once, and the finding matched by code and span. ``engine`` gives
@@ -418,10 +419,6 @@ def _fixed_source(engine: Callable[[], tuple[Checker, Sequence[Unit]]]) -> Calla
         unit = unit_named(diagnostic.filename)
         if unit is None or unit.text.endswith("\r"):
             return None
-        if diagnostic.fix.text is not None:  # computed with the finding: no second analysis
-            from flaxprec.fix_text import apply_text
-
-            return apply_text(unit.text, diagnostic.fix.text)
         model, match = fresh(diagnostic)
         fix = match.fix if match is not None else None
         if model is None or fix is None:
