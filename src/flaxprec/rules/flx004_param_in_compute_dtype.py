@@ -37,7 +37,12 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             else:
                 op = SetKeyword("dtype", storage[0])
             edit = CallEdit(creation.call, (op,))
-            fix = Fix(f"Create the parameter in `{storage[0]}`", Applicability.SAFE, (edit,), storage[1])
+            # Safe only where the Module declares its storage dtype: the fix then forwards it. Without
+            # one, float32 is the fix's own choice of storage dtype (a field meant for storage under
+            # another name, an int8 kernel): the author must confirm it (issue 14).
+            declared = creation.owner.param_dtype is not None
+            applicability = Applicability.SAFE if declared else Applicability.UNSAFE
+            fix = Fix(f"Create the parameter in `{storage[0]}`", applicability, (edit,), storage[1])
         yield RULE.report(model, creation.arg.value, message, creation.statement, fix)
 
 
