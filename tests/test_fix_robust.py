@@ -26,6 +26,7 @@ from click.testing import CliRunner
 import flaxprec.engine
 import flaxprec.fixer
 import flaxprec.rules.flx001_missing_dtype as flx001
+import flaxprec.source_io
 import flaxprec.suppress
 from conftest import FAULTY, FIXED, REPO
 from flaxprec.analysis import FileModel
@@ -299,6 +300,25 @@ def test_a_fix_libcst_cannot_make_is_reported(workdir: Path, text: str, row: int
     assert (code, stdout) == (1, "")
     assert stderr == reason + ("Fixed 0 errors, 1 remaining.\n" if apply else "")
     assert path.read_bytes() == text.encode("utf-8")
+
+
+def test_fix_parses_no_file_without_a_possible_finding(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that names neither flax nor a project Module is never analysed, so nothing asks libcst
+    whether it could be (a second parse of every such file made ``fix`` 4x slower on diffusers)."""
+    _write(workdir, FAULTY)
+    _write(workdir, "import torch\n\nx = torch.ones(3)\n", "other.py")
+    parsed: list[str] = []
+    original = flaxprec.source_io.SourceFile.parse
+
+    def parse(self: flaxprec.source_io.SourceFile):
+        parsed.append(self.path.name)
+        return original(self)
+
+    monkeypatch.setattr(flaxprec.source_io.SourceFile, "parse", parse)
+    assert run("fix", "model.py", "other.py")[0] == 1
+    assert sorted(set(parsed)) == ["model.py"]
 
 
 # -- item 6: a fix that reveals another finding -----------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from flaxprec.apply_edits import apply_edits
 from flaxprec.call_rewrite import RewriteError
 from flaxprec.deep import parse_python, retry_when_deep
-from flaxprec.diagnostics import Applicability, Diagnostic, Edit, ImportNeed, ReplaceText
+from flaxprec.diagnostics import Applicability, Diagnostic, Edit, ImportNeed, ReplaceText, is_tool_error
 from flaxprec.engine import Checker, Unit
 from flaxprec.project import ProjectIndex
 from flaxprec.suppress import apply_text_edits
@@ -85,7 +85,10 @@ class _PassFailed(Exception):
 def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = False) -> FileFix:
     """Fix one file of the indexed tree (its summary is in ``index``; a fix never changes class facts)."""
     model, diagnostics = checker.diagnose(unit, index)
-    if model is None and unit.error is None and unit.source is not None:
+    # No model: the file was not analysed (it can have no finding: no second parse for it), or libcst
+    # could not read it, or the tool failed on it (FLX902). Only the second case is asked about again.
+    failed = unit.error is None and unit.source is not None and checker.might_flag(unit, index)
+    if model is None and failed and not any(map(is_tool_error, diagnostics)):
         unreadable = _libcst_failure(unit)
         if unreadable is not None:
             # libcst cannot give this file back byte for byte, so nothing is written; the findings are
