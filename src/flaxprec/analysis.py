@@ -10,6 +10,7 @@ is a construction: the outer one has a call, not a name, as its callee.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from flaxprec.dtypes import dotted
 from flaxprec.imports import JNP_MODULE, ImportMap, resolve_relative
 from flaxprec.numerics import NUMERICS_HANDLERS, NumericsCollector, NumericsFacts
 from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
+from flaxprec.roles import Evidence, Role
 
 PARTIAL = frozenset({"functools.partial"})
 TRACKED = ("dtype", "param_dtype")
@@ -48,6 +50,18 @@ class Owner:
     param_dtype: str | None
     compute_exprs: frozenset[str]  # every spelling of the compute dtype valid at this site
     param_exprs: frozenset[str]
+    # How the code shows ``compute_dtype`` / ``param_dtype`` to be what they are (flaxprec.roles); a compute
+    # dtype that also reaches parameter creation is Role.BOTH: reported, never fixed.
+    compute_evidence: Evidence | None = None
+    param_evidence: Evidence | None = None
+    evidences: tuple[tuple[str, Evidence], ...] = ()  # every compute spelling's evidence
+
+    def evidence_for(self, expr: str) -> Evidence | None:
+        """How the code shows ``expr`` (one of ``compute_exprs``) to be a compute dtype."""
+        return next((evidence for known, evidence in self.evidences if known == expr), None)
+
+    # A framework (praxis) hands this module's dtypes to its children: a child without ``dtype`` is fine.
+    implicit_dtypes: bool = False
 
 
 @dataclass(frozen=True)
@@ -331,6 +345,11 @@ class Analyzer(Visitor):
                 facts = self.index.facts(qualified)
                 if facts is not None and (facts.takes_dtype or facts.takes_param_dtype):
                     spec = facts.as_layer_spec()
+                    # A project block's ``dtype`` is a compute slot only if the block computes with it.
+                    if spec.has_dtype and facts.layer_base is None:
+                        role = self.index.roles.evidence(qualified, "dtype").role
+                        if not role.computes:
+                            spec = dataclasses.replace(spec, has_dtype=False)
             self._spec_cache[qualified] = spec
         return self._spec_cache[qualified]
 
@@ -480,7 +499,7 @@ class Analyzer(Visitor):
             functions = [f for f in self.frames[position + 1 :] if isinstance(f, _Function)]
             if frame.facts is None or not functions:
                 return None
-            return _owner_at(frame.facts, functions)
+            return _owner_at(frame.facts, functions, self.index)
         return None
 
     # -- calls -------------------------------------------------------------------------------------
@@ -669,65 +688,86 @@ def _name_keyword(call: cst.Call) -> str | None:
     return None
 
 
-def _owner_at(facts: ClassFacts, functions: list[_Function]) -> Owner:
-    """Resolve the compute/param dtype expressions of ``facts`` for code inside ``functions``."""
+def _owner_at(facts: ClassFacts, functions: list[_Function], index: ProjectIndex) -> Owner:
+    """Resolve the compute/param dtype expressions of ``facts`` for code inside ``functions``.
+
+    A candidate counts only in its role (flaxprec.roles): ``self.dtype`` is the compute dtype where the
+    class computes with it (or its name says so and the code says nothing), never where it only reaches
+    parameter creation (kauldron's position table, a quantized kernel's int8).
+    """
     method = functions[0]
     self_name = method.params[0] if method.params else None
     in_init = method.name == "__init__"
     init_params = set(method.params) if in_init else set()
-    compute: list[str] = []
-    param: list[str] = []
+    compute: list[tuple[str, Evidence]] = []
+    param: list[tuple[str, Evidence]] = []
     prefix = f"{self_name}." if self_name else None
+    roles = index.roles
+    conventions = roles.conventions
 
-    def self_attr(attr: str, assigned_in_init: bool) -> str | None:
+    def add(found: list[tuple[str, Evidence]], expr: str, key: str, want: Role) -> None:
+        evidence = roles.role(facts.qualname, key)
+        fits = evidence.role.computes if want is Role.COMPUTE else evidence.role is Role.STORAGE
+        if fits and all(expr != known for known, _ in found):
+            found.append((expr, evidence))
+
+    def self_attr(attr: str) -> str | None:
         if prefix is None:
             return None
         if facts.flavor == "linen":
             return prefix + attr if facts.declares(attr) else None
         if attr in facts.self_assigned and (not in_init or attr in method.self_assigned_so_far):
             return prefix + attr
-        return prefix + attr if assigned_in_init else None
+        return None
+
+    def own(attr: str, found: list[tuple[str, Evidence]], want: Role) -> None:
+        """The module's own field / nnx ``__init__`` parameter / ``self.<attr>``."""
+        if facts.flavor == "nnx" and in_init and attr in init_params:
+            add(found, attr, attr, want)
+        expr = self_attr(attr)
+        if expr:
+            add(found, expr, attr, want)
 
     # 1. the module's own dtype field / nnx __init__ parameter / self.dtype
-    if facts.flavor == "nnx" and in_init and "dtype" in init_params:
-        compute.append("dtype")
-    dtype_attr = self_attr("dtype", False)
-    if dtype_attr:
-        compute.append(dtype_attr)
+    own("dtype", compute, Role.COMPUTE)
     # 2. config: a local alias (cfg = self.config) or parameter read as cfg.dtype, then self.config.dtype
     for function in reversed(functions):
         for name in sorted(function.config_names):
             if f"{name}.dtype" not in function.dtype_reads:
                 continue
+            source = function.config_sources.get(name, "")
+            key = f"{source[len(prefix) :]}.dtype" if prefix and source.startswith(prefix) else "config.dtype"
             if name in function.params or name in function.locals_so_far:
-                compute.append(f"{name}.dtype")
-            elif prefix and function.config_sources.get(name, "").startswith(prefix):
-                compute.append(f"{function.config_sources[name]}.dtype")  # the alias is not bound yet here
+                add(compute, f"{name}.dtype", key, Role.COMPUTE)
+            elif prefix and source.startswith(prefix):
+                add(compute, f"{source}.dtype", key, Role.COMPUTE)  # the alias is not bound yet here
     if prefix:
         for read in sorted(facts.self_dtype_reads):
             head = read.split(".")[0]
             if read.endswith(".dtype") and head in CONFIG_NAMES:
-                compute.append(prefix + read)
-    # 3. jmp-style policies
-    compute_attr = self_attr("compute_dtype", False)
-    if compute_attr:
-        compute.append(compute_attr)
+                add(compute, prefix + read, read, Role.COMPUTE)
+    # 3. jmp-style policies, and the other names of a compute dtype (fprop_dtype, ...)
+    own("compute_dtype", compute, Role.COMPUTE)
     if prefix and "policy.compute_dtype" in facts.self_dtype_reads:
-        compute.append(prefix + "policy.compute_dtype")
+        add(compute, prefix + "policy.compute_dtype", "policy.compute_dtype", Role.COMPUTE)
+    for name in sorted(conventions.compute_names - {"dtype", "compute_dtype"}):
+        own(name, compute, Role.COMPUTE)
 
-    if facts.flavor == "nnx" and in_init and "param_dtype" in init_params:
-        param.append("param_dtype")
-    param_attr = self_attr("param_dtype", False)
-    if param_attr:
-        param.append(param_attr)
+    own("param_dtype", param, Role.STORAGE)
+    for name in sorted(conventions.storage_names - {"param_dtype"}):
+        own(name, param, Role.STORAGE)
     return Owner(
         facts=facts,
         self_name=self_name,
         in_init=in_init,
-        compute_dtype=compute[0] if compute else None,
-        param_dtype=param[0] if param else None,
-        compute_exprs=frozenset(compute),
-        param_exprs=frozenset(param),
+        compute_dtype=compute[0][0] if compute else None,
+        param_dtype=param[0][0] if param else None,
+        compute_exprs=frozenset(expr for expr, _ in compute),
+        param_exprs=frozenset(expr for expr, _ in param),
+        compute_evidence=compute[0][1] if compute else None,
+        evidences=tuple(compute),
+        param_evidence=param[0][1] if param else None,
+        implicit_dtypes=bool(facts.ancestry & conventions.implicit_bases),
     )
 
 

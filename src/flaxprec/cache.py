@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # the summary types come with the ast stage's modules; a warm
     from flaxprec.gate import StatementSketch
     from flaxprec.project import FileSummary
 
-SCHEMA = 6
+SCHEMA = 7
 MAX_ENTRIES = 20_000  # per store; see the module docstring
 
 
@@ -323,6 +323,8 @@ def summary_to_json(summary: FileSummary) -> dict[str, Any]:
                 "has_init": c.has_init,
                 "self_assigned": sorted(c.self_assigned),
                 "self_dtype_reads": sorted(c.self_dtype_reads),
+                "quantized": sorted(c.quantized),
+                "dtype_uses": [list(use) for use in c.dtype_uses],
             }
             for c in summary.classes
         ],
@@ -332,6 +334,7 @@ def summary_to_json(summary: FileSummary) -> dict[str, Any]:
 def summary_from_json(entry: dict[str, Any]) -> FileSummary:
     from flaxprec.imports import ImportMap
     from flaxprec.project import ClassSummary, FileSummary
+    from flaxprec.roles import DtypeUse
 
     classes = [
         ClassSummary(
@@ -344,6 +347,8 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
             has_init=c["has_init"],
             self_assigned=frozenset(c["self_assigned"]),
             self_dtype_reads=frozenset(c["self_dtype_reads"]),
+            quantized=frozenset(c["quantized"]),
+            dtype_uses=tuple(DtypeUse(*use) for use in c["dtype_uses"]),
         )
         for c in entry["classes"]
     ]
@@ -450,8 +455,29 @@ _DIAGNOSTIC_FIELDS = frozenset(
 _FIX_FIELDS = frozenset(("title", "applicability", "text"))
 _APPLICABILITIES = frozenset(a.value for a in Applicability)
 _SUMMARY_FIELDS = frozenset(("module_name", "imports", "classes", "sketch"))
-_CLASS_NAME_LISTS = ("bases", "fields", "init_positional", "init_kwonly", "self_assigned", "self_dtype_reads")
-_CLASS_FIELDS = frozenset(("qualname", "name", "has_init", *_CLASS_NAME_LISTS))
+_CLASS_NAME_LISTS = (
+    "bases",
+    "fields",
+    "init_positional",
+    "init_kwonly",
+    "self_assigned",
+    "self_dtype_reads",
+    "quantized",
+)
+_CLASS_FIELDS = frozenset(("qualname", "name", "has_init", "dtype_uses", *_CLASS_NAME_LISTS))
+
+
+def _is_dtype_use(value: Any) -> bool:
+    """``[key, target, slot, line, what]`` (flaxprec.roles.DtypeUse): the slot a keyword or an index."""
+    return (
+        type(value) is list
+        and len(value) == 5
+        and type(value[0]) is str
+        and type(value[1]) is str
+        and type(value[2]) in (str, int)
+        and type(value[3]) is int
+        and type(value[4]) is str
+    )
 
 
 def _is_strings(value: Any) -> bool:
@@ -508,6 +534,8 @@ def _is_class(entry: Any) -> bool:
         and type(entry["name"]) is str
         and type(entry["has_init"]) is bool
         and all(_is_strings(entry[name]) for name in _CLASS_NAME_LISTS)
+        and type(entry["dtype_uses"]) is list
+        and all(_is_dtype_use(use) for use in entry["dtype_uses"])
     )
 
 

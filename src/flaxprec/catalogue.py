@@ -19,6 +19,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from flaxprec.resources import rules_dir
+from flaxprec.roles import DEFAULT_CONVENTIONS, Conventions
 
 KINDS = frozenset({"dense", "embed", "norm", "attention", "conv", "recurrent", "activation", "other"})
 APIS = frozenset({"linen", "nnx", "project"})
@@ -54,9 +55,12 @@ class LayerSpec:
 
 
 class Catalogue:
-    """Layer specs indexed by every import path of their class (public name and aliases)."""
+    """Layer specs indexed by every import path of their class (public name and aliases), and the naming
+    conventions the dtype roles fall back on (:class:`flaxprec.roles.Conventions`): what the analysis knows
+    of the world beyond the checked files."""
 
-    def __init__(self, specs: Iterable[LayerSpec]) -> None:
+    def __init__(self, specs: Iterable[LayerSpec], conventions: Conventions = DEFAULT_CONVENTIONS) -> None:
+        self.conventions = conventions
         self._specs = tuple(specs)
         self._by_name: dict[str, LayerSpec] = {}
         for spec in self._specs:
@@ -96,7 +100,11 @@ class Catalogue:
         for spec in specs:
             if spec.name in self:
                 raise CatalogueError(f"{spec.name!r}: {extra[spec.name]!r}: already a catalogued flax layer")
-        return Catalogue((*self._specs, *specs))
+        return Catalogue((*self._specs, *specs), self.conventions)
+
+    def with_conventions(self, conventions: Conventions) -> Catalogue:
+        """The same layers, read under a project's own dtype naming conventions."""
+        return Catalogue(self._specs, conventions)
 
 
 def _extra_spec(name: object, entry: object) -> LayerSpec:

@@ -149,13 +149,19 @@ def _checker(settings: Settings) -> Checker:
 
     catalogue: Catalogue | None = None  # None: the engine loads the built-in one when it needs it
     extra = settings.catalogue_extra()
-    if extra:
+    conventions = settings.conventions
+    if extra or conventions:
         from flaxprec.catalogue import CatalogueError, load_catalogue
 
         try:
             catalogue = load_catalogue().with_extra(extra)
         except CatalogueError as error:
             _fail(str(error))
+        if conventions:
+            extended = catalogue.conventions.extended(
+                conventions.compute_dtypes, conventions.storage_dtypes, conventions.implicit_dtype_bases
+            )
+            catalogue = catalogue.with_conventions(extended)
     return Checker(
         catalogue=catalogue,
         select=lambda rule, filename: settings.is_selected(rule.code, rule.default_on, filename=filename),

@@ -110,6 +110,20 @@ class LayerConfig:
 
 
 @dataclass(frozen=True)
+class ConventionsConfig:
+    """A project's dtype naming conventions (``[tool.flaxprec.conventions]``), added to the built-in ones
+    (:class:`flaxprec.roles.Conventions`): names that are a prior for a compute or a storage dtype when the
+    code does not show what a value is, and base classes whose framework hands dtypes to child layers."""
+
+    compute_dtypes: tuple[str, ...] = ()
+    storage_dtypes: tuple[str, ...] = ()
+    implicit_dtype_bases: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.compute_dtypes or self.storage_dtypes or self.implicit_dtype_bases)
+
+
+@dataclass(frozen=True)
 class RuleSelection:
     """One layer of ``select`` / ``extend-select`` / ``ignore`` (the config file, or the command line).
 
@@ -159,6 +173,7 @@ class Settings:
     allow_half_params: bool = False
     preview: bool = False
     layers: tuple[LayerConfig, ...] = ()
+    conventions: ConventionsConfig = field(default_factory=ConventionsConfig)
     # Command-line selections, applied after the config file's (ruff's layering).
     cli_selections: tuple[RuleSelection, ...] = ()
 
@@ -349,6 +364,7 @@ class Settings:
             "allow_half_params": self.allow_half_params,
             "preview": self.preview,
             "layers": [dataclasses.astuple(layer) for layer in self.layers],
+            "conventions": dataclasses.astuple(self.conventions),
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -443,8 +459,14 @@ KNOWN_KEYS: tuple[str, ...] = (
     *_PATTERN_KEYS,
     *_BOOL_KEYS,
     "layers",
+    "conventions",
 )
 _LAYER_KEYS = ("dtype", "param_dtype", "kind")
+_CONVENTION_KEYS = {
+    "compute-dtypes": "compute_dtypes",
+    "storage-dtypes": "storage_dtypes",
+    "implicit-dtype-bases": "implicit_dtype_bases",
+}
 
 
 def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
@@ -463,6 +485,8 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
             values["per_file_ignores"] = _per_file_ignores(value, where)
         elif key == "layers":
             values["layers"] = _layers(value, where)
+        elif key == "conventions":
+            values["conventions"] = _conventions(value, where)
         else:
             import difflib  # only a wrong key pays for it
 
@@ -533,6 +557,35 @@ def _per_file_ignores(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...
         _patterns([pattern.removeprefix("!")], f"{where} (`{pattern}`)")
         out.append((pattern, _selectors(codes, f"{where} (`{pattern}`)")))
     return tuple(out)
+
+
+def _conventions(value: Any, where: str) -> ConventionsConfig:
+    """``compute-dtypes`` / ``storage-dtypes``: attribute names (``fprop_dtype``); ``implicit-dtype-bases``:
+    qualified class names (``praxis.base_layer.BaseLayer``). A name cannot be both compute and storage."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where}: expected a table with {', '.join(_CONVENTION_KEYS)}, got {_describe(value)}"
+        )
+    found: dict[str, tuple[str, ...]] = {}
+    for key, items in value.items():
+        here = f"{where} (`{key}`)"
+        if key not in _CONVENTION_KEYS:
+            raise ConfigError(f"{here}: unknown key (known keys: {', '.join(_CONVENTION_KEYS)})")
+        if key == "implicit-dtype-bases":
+            names = _string_list(items, here, 'qualified class names (e.g. ["praxis.base_layer.BaseLayer"])')
+            bad = [name for name in names if not _QUALNAME_RE.match(name)]
+            what = "a qualified class name such as `praxis.base_layer.BaseLayer`"
+        else:
+            names = _string_list(items, here, 'attribute names (e.g. ["fprop_dtype"])')
+            bad = [name for name in names if not name.isidentifier()]
+            what = "an attribute name such as `fprop_dtype`"
+        if bad:
+            raise ConfigError(f"{here}: `{bad[0]}` is not {what}")
+        found[_CONVENTION_KEYS[key]] = tuple(names)
+    both = sorted(set(found.get("compute_dtypes", ())) & set(found.get("storage_dtypes", ())))
+    if both:
+        raise ConfigError(f"{where}: `{both[0]}` is listed as both a compute and a storage dtype")
+    return ConventionsConfig(**found)
 
 
 def _layers(value: Any, where: str) -> tuple[LayerConfig, ...]:

@@ -83,7 +83,8 @@ class _PassFailed(Exception):
 
 @retry_when_deep  # libcst's walks of a deeply nested file: redone on a large stack (flaxprec.deep)
 def fix_unit(checker: Checker, unit: Unit, index: ProjectIndex, unsafe: bool = False) -> FileFix:
-    """Fix one file of the indexed tree (its summary is in ``index``; a fix never changes class facts)."""
+    """Fix one file of the indexed tree (its summary is in ``index``, replaced by the fixed text's after
+    each pass: a fix may change a class's dtype roles)."""
     model, diagnostics = checker.diagnose(unit, index)
     # No model: the file was not analysed (it can have no finding: no second parse for it), or libcst
     # could not read it, or the tool failed on it (FLX902). Only the second case is asked about again.
@@ -160,7 +161,12 @@ class _Fixer:
         if new_text == state.text:
             raise _PassFailed("the fix makes no change")
         unit = self.unit
-        current = Unit(unit.filename, new_text, unit.module_name, unit.is_package, unit.summary)
+        # A fix changes what the file's classes do with their dtypes (FLX002 moves `self.dtype` out of a
+        # `param_dtype=`), and so their roles: the index learns the fixed file's summary before it is read.
+        current = Unit(unit.filename, new_text, unit.module_name, unit.is_package)
+        self.checker.summarize(current)
+        if current.summary is not None:
+            self.index.add(current.summary)
         model, diagnostics = self.checker.diagnose(current, self.index)
         if model is None:
             raise _PassFailed("libcst cannot read the fixed code")

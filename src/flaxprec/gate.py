@@ -41,10 +41,12 @@ from flaxprec.project import (
     ProjectIndex,
     collect_imports,
     dotted_name,
+    method_inputs,
     method_self,
     summarize,
     summarized_classes,
 )
+from flaxprec.roles import MethodContext, call_uses
 from flaxprec.suppress import split_lines
 
 PARTIAL = "functools.partial"
@@ -713,11 +715,53 @@ def sketch(
         walked.append((stmt, walker))
         for receiver, frame in walker.attend_receivers:
             attended |= _attended_names(receiver, frame)
+    if facts:
+        _record_dtype_uses(tree, module_name, facts, [walker for _, walker in walked])
     # Then the sketches: what reads the file's attribute stores sees all of them.
     statements = [_statement_sketch(stmt, walker, module_name) for stmt, walker in walked]
     if attended:
         return _mark_tied(tuple(statements), attended, text)
     return tuple(statements)
+
+
+def _record_dtype_uses(
+    tree: ast.Module, module_name: str, facts: Mapping[int, MethodFacts], walkers: list[_Walker]
+) -> None:
+    """Give each summarised class the dtype uses of its methods' calls (flaxprec.roles), their callees
+    resolved as the sketch resolves them (aliases and partials included)."""
+    classes = summarized_classes(tree, module_name)
+    sinks = {qualname: facts[id(node)] for node, qualname in classes if id(node) in facts}
+    raws: dict[int, _RawCall] = {}
+    by_class: dict[str, list[ast.Call]] = {}
+    for walker in walkers:
+        for raw in walker.calls:
+            if raw.owner is not None and raw.owner[1] and raw.owner[0] in sinks:
+                raws[id(raw.node)] = raw
+                by_class.setdefault(raw.owner[0], []).append(raw.node)
+    contexts: dict[int, MethodContext | None] = {}
+
+    def context_of(call: ast.Call) -> MethodContext | None:
+        raw = raws[id(call)]
+        method: _Frame | None = raw.frame
+        while method is not None and not (method.kind == "function" and _in_class(method)):
+            method = method.parent
+        if method is None or method.node is None:
+            return None
+        if id(method) not in contexts:
+            self_name = raw.owner[1] if raw.owner is not None else None
+            inputs = method_inputs(method.node)  # type: ignore[arg-type]
+            contexts[id(method)] = MethodContext(self_name, inputs) if self_name else None
+        return contexts[id(method)]
+
+    def resolve(call: ast.Call, expr: ast.expr) -> object:
+        return raws[id(call)].frame.resolve(expr)
+
+    for qualname, calls in by_class.items():
+        sinks[qualname].uses.extend(call_uses(calls, context_of, resolve))
+
+
+def _in_class(frame: _Frame) -> bool:
+    return frame.parent is not None and frame.parent.kind == "class"
 
 
 def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> StatementSketch:

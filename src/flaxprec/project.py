@@ -9,12 +9,13 @@ linear in the number of files; the facts that need inheritance are resolved lazi
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from flaxprec.ast_walk import walk
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.imports import ImportMap, resolve_relative
+from flaxprec.roles import QUANTIZED_NAMES, DtypeUse, MethodContext, RoleReader, call_uses
 
 LINEN_MODULE = frozenset({"flax.linen.Module", "flax.linen.module.Module"})
 NNX_MODULE = frozenset({"flax.nnx.Module", "flax.nnx.module.Module", "flax.nnx.bridge.Module"})
@@ -37,6 +38,8 @@ class ClassSummary:
     has_init: bool
     self_assigned: frozenset[str]
     self_dtype_reads: frozenset[str]
+    dtype_uses: tuple[DtypeUse, ...] = ()  # what its methods do with dtype-valued names (flaxprec.roles)
+    quantized: frozenset[str] = frozenset()  # fields / ``__init__`` parameters defaulting to an integer dtype
 
 
 @dataclass
@@ -59,6 +62,9 @@ class ClassFacts:
     init_kwonly: tuple[str, ...]
     self_assigned: frozenset[str]
     self_dtype_reads: frozenset[str]
+    dtype_uses: tuple[DtypeUse, ...] = ()  # its own and its bases'
+    quantized: frozenset[str] = frozenset()
+    ancestry: frozenset[str] = frozenset()  # every base, qualified, however far up (project or not)
 
     def declares(self, name: str) -> bool:
         """``name`` is a constructor input (linen field, nnx ``__init__`` parameter) or ``self.<name>``."""
@@ -155,6 +161,7 @@ class MethodFacts:
 
     dtype_reads: set[str] = field(default_factory=set)  # ``self.<...>.dtype`` and ``.compute_dtype``
     self_assigned: set[str] = field(default_factory=set)  # ``self.<attr> = ...`` in ``__init__``
+    uses: list[DtypeUse] = field(default_factory=list)  # see flaxprec.roles
 
     def see(self, node: ast.AST, self_name: str, in_init: bool) -> None:
         """Record ``node``, met anywhere inside a method whose first parameter is ``self_name``."""
@@ -192,6 +199,12 @@ def _summarize_class(
     has_init = False
     walked = facts is not None
     facts = facts if facts is not None else MethodFacts()
+    quantized: set[str] = set()
+
+    def is_quantized(value: ast.expr | None) -> bool:
+        name = resolve_base(value) if value is not None else None
+        return name is not None and name.rpartition(".")[2] in QUANTIZED_NAMES
+
     for stmt in node.body:
         if (
             isinstance(stmt, ast.AnnAssign)
@@ -199,16 +212,25 @@ def _summarize_class(
             and not _is_classvar(stmt.annotation)
         ):
             fields.append(stmt.target.id)
+            if is_quantized(stmt.value):
+                quantized.add(stmt.target.id)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = stmt.args
             if stmt.name == "__init__":
                 has_init = True
                 init_positional = tuple(a.arg for a in (args.posonlyargs + args.args)[1:])
                 init_kwonly = tuple(a.arg for a in args.kwonlyargs)
+                positional = args.posonlyargs + args.args
+                with_defaults = positional[len(positional) - len(args.defaults) :]
+                defaults = zip(with_defaults, args.defaults, strict=True)
+                for arg, default in (*defaults, *zip(args.kwonlyargs, args.kw_defaults, strict=True)):
+                    if is_quantized(default):
+                        quantized.add(arg.arg)
             self_name = method_self(stmt)
             if self_name is not None and not walked:
                 for sub in walk(stmt):
                     facts.see(sub, self_name, stmt.name == "__init__")
+                facts.uses.extend(_method_uses(stmt, self_name, resolve_base))
     return ClassSummary(
         qualname=qualname,
         name=node.name,
@@ -219,7 +241,30 @@ def _summarize_class(
         has_init=has_init,
         self_assigned=frozenset(facts.self_assigned),
         self_dtype_reads=frozenset(facts.dtype_reads),
+        dtype_uses=tuple(facts.uses),
+        quantized=frozenset(quantized),
     )
+
+
+def _method_uses(
+    method: ast.FunctionDef | ast.AsyncFunctionDef,
+    self_name: str,
+    resolve_base: Callable[[ast.expr], str | None],
+) -> list[DtypeUse]:
+    """The dtype uses of one method, callees resolved through the file's imports (no local aliases: the
+    gate's single pass, which sees those, fills them in when it runs)."""
+    context = MethodContext(self_name, method_inputs(method))
+    calls = [sub for sub in walk(method) if type(sub) is ast.Call]
+    return list(call_uses(calls, lambda call: context, lambda call, expr: resolve_base(expr)))
+
+
+def method_inputs(method: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+    """The parameters of an ``__init__`` (its constructor inputs, which nnx modules use directly), or none
+    for another method."""
+    if getattr(method, "name", None) != "__init__":
+        return frozenset()
+    args = method.args
+    return frozenset(a.arg for a in (*(args.posonlyargs + args.args)[1:], *args.kwonlyargs))
 
 
 def summarized_classes(tree: ast.Module, module_name: str) -> list[tuple[ast.ClassDef, str]]:
@@ -318,11 +363,49 @@ class ProjectIndex:
     catalogue: Catalogue
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     _facts: dict[str, ClassFacts | None] = field(default_factory=dict)
+    _roles: RoleReader | None = field(default=None, repr=False)
 
     def add(self, summary: FileSummary) -> None:
         for cls in summary.classes:
             self.classes[cls.qualname] = cls
         self._facts.clear()
+        self._roles = None
+
+    @property
+    def roles(self) -> RoleReader:
+        """The dtype roles of the tree's Module classes (flaxprec.roles), read from their code."""
+        if self._roles is None:
+            self._roles = RoleReader(
+                uses_of=self._uses_of,
+                param_name=self._param_name,
+                is_catalogued=lambda qualname: self.catalogue.lookup(qualname) is not None,
+                quantized=lambda qualname, key: key in getattr(self.facts(qualname), "quantized", ()),
+                declares=lambda qualname, name: bool(
+                    (facts := self.facts(qualname)) and facts.declares(name)
+                ),
+                every_use=self._every_use,
+                conventions=self.catalogue.conventions,
+            )
+        return self._roles
+
+    def _uses_of(self, qualname: str) -> tuple[DtypeUse, ...] | None:
+        facts = self.facts(qualname)
+        return None if facts is None else facts.dtype_uses
+
+    def _every_use(self) -> Iterator[tuple[str, DtypeUse]]:
+        for qualname, summary in self.classes.items():
+            for use in summary.dtype_uses:
+                yield qualname, use
+
+    def _param_name(self, qualname: str, slot: str | int) -> str | None:
+        if isinstance(slot, str):
+            return slot
+        spec = self.catalogue.lookup(qualname)
+        if spec is None:
+            facts = self.facts(qualname)
+            spec = facts.as_layer_spec() if facts is not None else None
+        signature = spec.signature if spec is not None else ()
+        return signature[slot] if 0 <= slot < len(signature) else None
 
     def facts(self, qualname: str) -> ClassFacts | None:
         """Facts of a project class that is a Flax Module (linen or nnx), else None."""
@@ -340,6 +423,8 @@ class ProjectIndex:
         inherited_fields: list[str] = []
         init_positional, init_kwonly = summary.init_positional, summary.init_kwonly
         self_assigned, dtype_reads = set(summary.self_assigned), set(summary.self_dtype_reads)
+        uses, quantized = list(summary.dtype_uses), set(summary.quantized)
+        ancestry = set(summary.bases)
         for base in summary.bases:
             if base in LINEN_MODULE:
                 flavor = flavor or "linen"
@@ -362,6 +447,9 @@ class ProjectIndex:
                 init_positional, init_kwonly = parent.init_positional, parent.init_kwonly
             self_assigned |= parent.self_assigned
             dtype_reads |= parent.self_dtype_reads
+            uses.extend(parent.dtype_uses)
+            quantized |= parent.quantized
+            ancestry |= parent.ancestry
         if flavor is None:
             return None
         fields = tuple(inherited_fields + [f for f in summary.fields if f not in inherited_fields])
@@ -375,4 +463,7 @@ class ProjectIndex:
             init_kwonly=init_kwonly,
             self_assigned=frozenset(self_assigned),
             self_dtype_reads=frozenset(dtype_reads),
+            dtype_uses=tuple(uses),
+            quantized=frozenset(quantized),
+            ancestry=frozenset(ancestry),
         )

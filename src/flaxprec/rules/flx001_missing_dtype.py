@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
 from flaxprec.dtypes import DtypeKind
+from flaxprec.roles import Role
 from flaxprec.rules.base import (
     Rule,
     RuleContext,
@@ -60,6 +61,8 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             continue
         owner = construction.owner
         assert owner is not None
+        if owner.implicit_dtypes:
+            continue  # praxis and the like: the framework gives the child its parent's dtypes
         callee = construction.callee
         if is_vocab_head(construction):
             message = (
@@ -90,6 +93,12 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             )
             edit = CallEdit(construction.call, (SetKeyword("dtype", expr),))
             fix = Fix(f"Add `dtype={expr}`", Applicability.SAFE, (edit,))
+            evidence = owner.compute_evidence
+            if evidence is not None and evidence.role is Role.BOTH:
+                # The module also stores parameters in it: conflicting evidence is reported, never fixed.
+                why = evidence.why_compute(expr.rpartition(".")[2])
+                message += f" ({why}, but it also stores parameters in it)"
+                fix = None
         yield RULE.report(model, construction.call, message, construction.statement, fix)
 
 

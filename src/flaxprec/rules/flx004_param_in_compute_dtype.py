@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceArgument, SetKeyword
 from flaxprec.dtypes import DtypeKind
+from flaxprec.roles import Role
 from flaxprec.rules.base import Rule, RuleContext, dtype_kind, param_storage_expr, source
 
 if TYPE_CHECKING:
@@ -24,7 +25,14 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         if context.allow_half_params or kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
             continue
         written = source(model, creation.arg.value)
-        what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"
+        what = "half precision"
+        evidence = creation.owner.evidence_for(written) if kind is DtypeKind.COMPUTE else None
+        if kind is DtypeKind.COMPUTE:
+            what = (
+                "the compute dtype"
+                if evidence is None
+                else f"the compute dtype: {evidence.why_compute(_key(written))}"
+            )
         message = (
             f"Parameter created in `{written}` ({what}): it is stored that way and loses small updates; "
             "create it in the param dtype and cast it where it is used"
@@ -42,8 +50,17 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             # another name, an int8 kernel): the author must confirm it (issue 14).
             declared = creation.owner.param_dtype is not None
             applicability = Applicability.SAFE if declared else Applicability.UNSAFE
-            fix = Fix(f"Create the parameter in `{storage[0]}`", applicability, (edit,), storage[1])
+            # A value the module both computes and stores with, without a storage dtype of its own to
+            # forward: the evidence conflicts, so the finding stands but nothing is rewritten.
+            conflicting = evidence is not None and evidence.role is Role.BOTH
+            if not (conflicting and not declared):
+                fix = Fix(f"Create the parameter in `{storage[0]}`", applicability, (edit,), storage[1])
         yield RULE.report(model, creation.arg.value, message, creation.statement, fix)
+
+
+def _key(written: str) -> str:
+    """The name a message calls a dtype expression by: ``self.dtype`` -> ``dtype``."""
+    return written.partition(".")[2] if written.startswith("self.") else written
 
 
 RULE = Rule(

@@ -10,10 +10,24 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, PositionalToKeyword
-from flaxprec.rules.base import Rule, RuleContext
+from flaxprec.dtypes import DtypeKind, dotted
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind
 
 if TYPE_CHECKING:
-    from flaxprec.analysis import FileModel
+    from flaxprec.analysis import Construction, FileModel
+
+
+def _is_dtype(model: FileModel, construction: Construction, name: str) -> bool:
+    """The argument in the ``name`` slot is a dtype: spelled as one (``jnp.bfloat16``, ``"float32"``,
+    ``None``, the module's compute or param dtype) or named as one (``self.weight_dtype``). A value that is
+    something else (praxis's tests pass a config there on purpose, to test the error) is no finding."""
+    arg = construction.argument(name)
+    if arg is None:
+        return False
+    if dtype_kind(model, construction.owner, arg.value) is not DtypeKind.OTHER:
+        return True
+    written = dotted(arg.value)
+    return written is not None and written.rpartition(".")[2].endswith("dtype")
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
@@ -22,6 +36,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             name: index
             for name in ("dtype", "param_dtype")
             if (index := construction.call_positional_index(name)) is not None
+            and _is_dtype(model, construction, name)
         }
         if not positional:
             continue
