@@ -742,16 +742,16 @@ def _record_dtype_uses(
 
     def context_of(call: ast.Call) -> MethodContext | None:
         raw = raws[id(call)]
+        if id(raw.frame) in contexts:
+            return contexts[id(raw.frame)]
         method: _Frame | None = raw.frame
         while method is not None and not (method.kind == "function" and _in_class(method)):
             method = method.parent
-        if method is None or method.node is None:
-            return None
-        if id(method) not in contexts:
-            self_name = raw.owner[1] if raw.owner is not None else None
-            inputs = method_inputs(method.node)  # type: ignore[arg-type]
-            contexts[id(method)] = MethodContext(self_name, inputs) if self_name else None
-        return contexts[id(method)]
+        context = None
+        if method is not None and method.node is not None and raw.owner is not None and raw.owner[1]:
+            context = MethodContext(raw.owner[1], method_inputs(method.node))  # type: ignore[arg-type]
+        contexts[id(raw.frame)] = context
+        return context
 
     def resolve(call: ast.Call, expr: ast.expr) -> object:
         return raws[id(call)].frame.resolve(expr)

@@ -160,6 +160,11 @@ Resolver = Callable[[ast.Call, ast.expr], object]
 def value_key(node: ast.expr, context: MethodContext) -> str | None:
     """``self.dtype`` -> ``dtype``, ``self.config.dtype`` -> ``config.dtype``, an ``__init__`` parameter
     ``dtype`` -> ``dtype``; None for anything else."""
+    tp = type(node)
+    if tp is ast.Name:
+        return node.id if node.id in context.init_params else None  # type: ignore[attr-defined]
+    if tp is not ast.Attribute:
+        return None
     parts: list[str] = []
     while type(node) is ast.Attribute:
         parts.append(node.attr)  # type: ignore[attr-defined]
@@ -186,13 +191,16 @@ def call_uses(
     Arguments of a parameter creation are storage however deep (``nnx.Param(init(key, shape, X))``), so
     the calls nested in one are not judged again on their own.
     """
-    calls = list(calls)
+    judged: list[tuple[ast.Call, MethodContext]] = []
     nested: set[int] = set()
     creations: list[tuple[ast.Call, MethodContext, str]] = []
     for call in calls:
+        if not (call.args or call.keywords):
+            continue
         context = context_of(call)
         if context is None:
             continue
+        judged.append((call, context))
         creator = _param_creator(call, context, resolve)
         if creator is not None:
             creations.append((call, context, creator))
@@ -205,11 +213,8 @@ def call_uses(
                 key = value_key(sub, context) if type(sub) in (ast.Name, ast.Attribute) else None
                 if key is not None and _dtype_like(key):
                     yield DtypeUse(key, STORAGE_TARGET, "dtype", sub.lineno, f"`{creator}`")
-    for call in calls:
-        if id(call) in nested:
-            continue
-        context = context_of(call)
-        if context is not None and (call.args or call.keywords):
+    for call, context in judged:
+        if id(call) not in nested:
             yield from _uses_in(call, context, resolve)
 
 
@@ -223,6 +228,9 @@ def _param_creator(call: ast.Call, context: MethodContext, resolve: Resolver) ->
         and func.value.id == context.self_name
     ):
         return f"{context.self_name}.{func.attr}"
+    name = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
+    if name not in ("Param", "Variable"):  # resolving every call's callee would cost a quarter of the pass
+        return None
     callee = resolve(call, func)
     if isinstance(callee, str) and callee in PARAM_CREATORS:
         return callee.replace("flax.nnx.variablelib.", "nnx.").replace("flax.nnx.", "nnx.")
