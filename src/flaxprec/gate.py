@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from flaxprec.ast_walk import children, walk
+from flaxprec.ast_walk import children, dotted_name, walk
 from flaxprec.dtypes import logits_parameter
 from flaxprec.gate_params import promoted_params
 from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
@@ -40,7 +40,6 @@ from flaxprec.project import (
     MethodFacts,
     ProjectIndex,
     collect_imports,
-    dotted_name,
     method_inputs,
     method_self,
     summarize,

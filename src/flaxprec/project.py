@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from flaxprec.ast_walk import walk
+from flaxprec.ast_walk import dotted_name, walk
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.imports import ImportMap, resolve_relative
 from flaxprec.roles import QUANTIZED_NAMES, DtypeUse, MethodContext, RoleReader, call_uses
@@ -108,17 +108,6 @@ class ClassFacts:
             param_dtype_index=signature.index("param_dtype") if "param_dtype" in signature else None,
             dtype_default=base.dtype_default if base else None,
         )
-
-
-def dotted_name(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def collect_imports(tree: ast.Module, module_name: str, is_package: bool) -> ImportMap:

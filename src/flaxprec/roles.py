@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from flaxprec.ast_walk import dotted_name
+
 # Keyword arguments whose value is a dtype whatever the callee: storage ones, compute ones, and ``dtype``
 # itself, whose meaning is the callee's (resolved once the index is complete).
 STORAGE_KEYWORDS = frozenset({"param_dtype", "params_dtype", "weight_dtype", "weights_dtype"})
@@ -163,20 +165,9 @@ def value_key(node: ast.expr, context: MethodContext) -> str | None:
     tp = type(node)
     if tp is ast.Name:
         return node.id if node.id in context.init_params else None  # type: ignore[attr-defined]
-    if tp is not ast.Attribute:
-        return None
-    parts: list[str] = []
-    while type(node) is ast.Attribute:
-        parts.append(node.attr)  # type: ignore[attr-defined]
-        node = node.value  # type: ignore[attr-defined]
-    if type(node) is not ast.Name:
-        return None
-    head = node.id  # type: ignore[attr-defined]
-    if head == context.self_name and parts:
-        return ".".join(reversed(parts))
-    if not parts and head in context.init_params:
-        return head
-    return None
+    chain = dotted_name(node) if tp is ast.Attribute else None
+    head, _, rest = (chain or "").partition(".")
+    return rest if head == context.self_name and rest else None
 
 
 def _dtype_like(key: str) -> bool:
