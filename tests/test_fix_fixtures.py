@@ -85,7 +85,7 @@ def _fix_bytes(path: Path, unsafe: bool) -> bytes:
 
 
 def test_enough_pairs() -> None:
-    """Issue #3 asks for at least 20 input/output pairs, and unsafe twins exist for the vocab heads."""
+    """Issue #3 asks for at least 20 input/output pairs, and unsafe twins exist (tied embeddings...)."""
     assert len(PAIRS) >= 20
     assert any(pair.unsafe for pair in PAIRS)
     for pair in PAIRS:
@@ -143,8 +143,8 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     selected = [f"--extend-select={code}" for code in OPT_IN]
     args = ["fix", "--apply", *(["--unsafe-fixes"] if unsafe else []), *selected, "."]
     result = run_flaxprec(*args, cwd=tmp_path)
-    # A safe run leaves the vocabulary heads (unsafe fix only): exit 1, and it says so. An unsafe run
-    # fixes everything in these fixtures: exit 0.
+    # A safe run leaves the unsafe fixes (a tied embedding's lookups...): exit 1, and it says so. An unsafe
+    # run fixes everything in these fixtures: exit 0.
     assert result.returncode == (0 if unsafe else 1), result.stderr
     assert ("remaining" in result.stderr) is not unsafe
 
