@@ -245,7 +245,7 @@ def test_the_summaries_sketches_are_read_when_results_are_missing(tree: Path) ->
     A sketch that clears every statement (no calls, no members) loses model.py's findings, so it is read."""
 
     def clear(rows: list[Any]) -> list[Any]:
-        return [[*row[:4], [], row[5], row[6], [], row[8], [], []] for row in rows]
+        return [[*row[:4], [], row[5], row[6], [], row[8], [], [], *row[11:]] for row in rows]
 
     rewrite(tree, "summaries", each_sketch(clear))
     store(tree, "results").unlink()
@@ -278,7 +278,7 @@ def test_a_sketch_row_decodes_to_its_named_tuples() -> None:
 
     text = (
         '[[7,12,"class","Model",[["flax.linen.Dense",["dtype"],1,false,null,null,"pkg.Model",false,"",1,'
-        'false,false,false]],["pkg.Model"],["nn.Module"],[[8,8,"other",null]],true,[0],[0]]]'
+        'false,false,false]],["pkg.Model"],["nn.Module"],[[8,8,"other",null]],true,[0],[0],false]]'
     )
     call = CallSketch("flax.linen.Dense", ("dtype",), 1, False, None, None, "pkg.Model", False, "", 1)
     members = (Member(8, 8, "other", None),)

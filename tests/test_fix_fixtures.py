@@ -85,7 +85,7 @@ def _fix_bytes(path: Path, unsafe: bool) -> bytes:
 
 
 def test_enough_pairs() -> None:
-    """Issue #3 asks for at least 20 input/output pairs, and unsafe twins exist for the vocab heads."""
+    """Issue #3 asks for at least 20 input/output pairs, and unsafe twins exist (tied embeddings...)."""
     assert len(PAIRS) >= 20
     assert any(pair.unsafe for pair in PAIRS)
     for pair in PAIRS:
@@ -145,7 +145,7 @@ def test_cli_fix_apply_writes_the_twins(tmp_path: Path, unsafe: bool) -> None:
     result = run_flaxprec(*args, cwd=tmp_path)
     # Both leave findings with no fix at all: FLX004 on a value the module computes and stores with and
     # no storage dtype of its own to forward (fix_params.py:35, fix_nnx_params.py:20). A safe run also
-    # leaves the unsafe fixes (vocabulary heads, float32 for a module without a param dtype).
+    # leaves the unsafe fixes (a tied embedding's lookups, float32 for a module without a param dtype).
     assert result.returncode == 1, result.stderr
     assert result.stderr.endswith(" 2 remaining.\n") is unsafe, result.stderr
 

@@ -26,7 +26,11 @@ from flaxprec.diagnostics import Diagnostic, SetKeyword
 from flaxprec.rules import RuleContext, all_rules
 
 # A vocabulary head: its only fix is unsafe, so a safe run leaves the finding in place.
-HEAD_ONLY = FIXED.replace("return nn.Dense(4, dtype=self.dtype)(x)", "return nn.Dense(10, name='lm_head')(x)")
+# A tied embedding: its one finding's fix (cast the lookup) is unsafe.
+TIED_ONLY = FIXED.replace(
+    "return nn.Dense(4, dtype=self.dtype)(x)",
+    "embed = nn.Embed(10, 4)\n        return embed.attend(embed(x))",
+)
 
 
 def _write(tmp_path: Path, text: str, name: str = "model.py") -> Path:
@@ -141,15 +145,15 @@ def test_fix_apply_exits_0_when_nothing_is_left(tmp_path: Path) -> None:
 
 
 def test_fix_apply_exits_1_when_an_unsafe_only_finding_remains(tmp_path: Path) -> None:
-    path = _write(tmp_path, HEAD_ONLY)
+    path = _write(tmp_path, TIED_ONLY)
     result = run_flaxprec("fix", "--apply", "model.py", cwd=tmp_path)
     assert result.returncode == 1
     assert "1 remaining" in result.stderr
-    assert path.read_text(encoding="utf-8") == HEAD_ONLY
-    # With the unsafe fix enabled the head gets float32 logits, and nothing is left.
+    assert path.read_text(encoding="utf-8") == TIED_ONLY
+    # With the unsafe fix enabled the lookup is cast (float32 table and logits), and nothing is left.
     unsafe = run_flaxprec("fix", "--apply", "--unsafe-fixes", "model.py", cwd=tmp_path)
     assert unsafe.returncode == 0, unsafe.stderr
-    assert "nn.Dense(10, name='lm_head', dtype=jnp.float32)" in path.read_text(encoding="utf-8")
+    assert "return embed.attend(embed(x).astype(self.dtype))" in path.read_text(encoding="utf-8")
 
 
 def test_fix_stdin_prints_the_fixed_source(tmp_path: Path) -> None:

@@ -38,7 +38,6 @@ GOOD_FINDINGS = [
     ("FLX001", 60, 20),
     ("FLX006", 62, 20),
     ("FLX001", 64, 24),
-    ("FLX001", 66, 24),
 ]
 TOO_DEEP_MESSAGE = f"Failed to parse: {TOO_DEEP}"
 NO_STACK_MESSAGE = (

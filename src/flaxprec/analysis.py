@@ -20,6 +20,7 @@ import libcst as cst
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.cst_walk import Hooks, LeaveHook, VisitHook, Visitor, walk
 from flaxprec.dtypes import dotted
+from flaxprec.flow import Fates, cast_on_purpose
 from flaxprec.imports import JNP_MODULE, ImportMap, resolve_relative
 from flaxprec.numerics import NUMERICS_HANDLERS, NumericsCollector, NumericsFacts
 from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
@@ -122,7 +123,12 @@ class Lookup:
 
     call: cst.Call
     owner: Owner | None
-    cast: bool  # the result is immediately ``.astype(...)``-ed
+    fates: Fates = field(compare=False, repr=False)  # where the results of the lookups went
+
+    @property
+    def cast(self) -> bool:
+        """The result is cast explicitly before anything else uses it (flaxprec.flow)."""
+        return cast_on_purpose(self.fates.of(self.call))
 
 
 @dataclass
@@ -299,7 +305,7 @@ class Analyzer(Visitor):
         self.assigned_names: dict[int, str] = {}
         self._spec_cache: dict[str, LayerSpec | None] = {}
         self.lookup_names: frozenset[str] = frozenset()
-        self.cast_calls: set[int] = set()
+        self.lookup_calls: set[int] = set()  # the numerics evaluation follows their results
         # ``functools.partial(Layer, ...)`` constructions by the id of their call, for the assignment that
         # binds one (a lookup, not a scan of every construction so far: a file may hold thousands).
         self.partials: dict[int, Construction] = {}
@@ -504,10 +510,6 @@ class Analyzer(Visitor):
 
     # -- calls -------------------------------------------------------------------------------------
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.lookup_names and node.attr.value == "astype" and isinstance(node.value, cst.Call):
-            self.cast_calls.add(id(node.value))
-
     def _name_chain(self, name: str | None) -> Iterator[str]:
         """``name`` and what it aliases in the current function (``x = self.embed`` -> x, self.embed)."""
         frame = next((f for f in reversed(self.frames) if isinstance(f, _Function)), None)
@@ -523,7 +525,8 @@ class Analyzer(Visitor):
             for name in self._name_chain(dotted(func)):
                 short = name.split(".")[-1]
                 if short in self.lookup_names:
-                    lookup = Lookup(node, self.owner(), id(node) in self.cast_calls)
+                    self.lookup_calls.add(id(node))
+                    lookup = Lookup(node, self.owner(), self.model.numerics.fates)
                     self.model.found_lookups.append((short, lookup))
                     break
         if isinstance(func, cst.Attribute) and func.attr.value == "attend":

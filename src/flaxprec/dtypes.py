@@ -8,6 +8,7 @@ place that knows how dtypes are spelled (``jnp.bfloat16``, ``"bfloat16"``, ``jnp
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     import libcst as cst
 
 HALF_NAMES = frozenset({"bfloat16", "float16", "half", "bf16", "fp16", "f2"})
+# The last name of an integer or boolean dtype (``"i4"``, ``jnp.int32``, ``jnp.bool_``): casting to it is not
+# a choice of float precision (``ids.astype("i4")``).
+INTEGER_NAME = re.compile(r"u?int\d*|[iu]\d|bool_?")
 FP32_NAMES = frozenset({"float32", "single", "fp32", "f4"})
 DTYPE_MODULES = frozenset({"jax.numpy", "numpy", "ml_dtypes", "jax.dtypes"})
 DTYPE_CONSTRUCTORS = frozenset({"jax.numpy.dtype", "numpy.dtype"})
@@ -57,6 +61,14 @@ def string_value(node: cst.BaseExpression) -> str | None:
         value = node.evaluated_value
         return value if isinstance(value, str) else None
     return None
+
+
+def integer_dtype(node: cst.BaseExpression | None) -> bool:
+    """``node`` spells an integer or boolean dtype by name (as a string, or as the last part of a name)."""
+    if node is None:
+        return False
+    name = string_value(node) or dotted(node)
+    return name is not None and INTEGER_NAME.fullmatch(name.rpartition(".")[2]) is not None
 
 
 def _named_kind(name: str) -> DtypeKind | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from flaxprec.ast_walk import children, dotted_name, walk
-from flaxprec.dtypes import logits_parameter
+from flaxprec.dtypes import INTEGER_NAME, logits_parameter
 from flaxprec.gate_params import promoted_params
 from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
 from flaxprec.project import (
@@ -49,6 +49,7 @@ from flaxprec.roles import MethodContext, call_uses
 from flaxprec.suppress import split_lines
 
 PARTIAL = "functools.partial"
+CAST_NAMES = frozenset({"astype", "asarray", "array", "convert_element_type"})  # by the last name: a superset
 FP16_MAX = 65504.0
 INFINITY_NAMES = frozenset({"inf", "Inf", "infty", "PINF", "NINF"})
 # What the gate understands, by rule: a rule whose ``gate`` is one of these lets the engine skip the
@@ -119,6 +120,9 @@ class StatementSketch(NamedTuple):
     # these, plus the members creating parameters (``calls``) or holding the mask constants.
     attr_members: tuple[int, ...] = ()
     huge_members: tuple[int, ...] = ()  # the members holding a constant of ``huge_owners``
+    # Holds what may be an explicit cast (``.astype(...)``, ``asarray``...): FLX001 then follows the output
+    # of a layer built without dtype into the members calling it (flaxprec.flow).
+    casts: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,7 @@ class _Walker:
         self.huge_members: set[int] = set()
         self.attr_stores: set[int] = set()  # members binding ``<self>.X``
         self.attr_reads: dict[int, set[str]] = {}  # member -> the X of the ``<self>.X`` it reads
+        self.casts = False
         self.member = -1
 
     def visit(
@@ -386,8 +391,14 @@ class _Walker:
             return
         if tp is ast.Call:
             func = node.func  # type: ignore[attr-defined]
-            if type(func) is ast.Attribute and func.attr == "attend":
-                self.attend_receivers.append((func.value, frame))
+            tf = type(func)
+            if tf is ast.Attribute:
+                if func.attr == "attend":
+                    self.attend_receivers.append((func.value, frame))
+                elif func.attr in CAST_NAMES and not self.casts:
+                    self.casts = _float_cast(node, func.attr)  # type: ignore[arg-type]
+            elif tf is ast.Name and func.id in CAST_NAMES and not self.casts:
+                self.casts = _float_cast(node, func.id)  # type: ignore[arg-type]
             self.calls.append(_RawCall(node, frame, owner, self.member))  # type: ignore[arg-type]
             self.visit(func, type(func), frame, owner, classes)
             for arg in node.args:  # type: ignore[attr-defined]
@@ -806,6 +817,7 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         members=members,
         attr_members=attr_members,
         huge_members=tuple(sorted(walker.huge_members)),
+        casts=walker.casts,
     )
 
 
@@ -956,6 +968,38 @@ def _suspect_call(call: CallSketch, index: ProjectIndex) -> bool:
     return spec.has_param_dtype and "param_dtype" not in call.keywords and facts.declares("param_dtype")
 
 
+def _followed(call: CallSketch, index: ProjectIndex, casts: bool) -> bool:
+    """A suspect call whose finding depends on where its output goes (flaxprec.flow): a layer that may be
+    built without ``dtype``, a norm (reported only where its output escapes) or another layer in a class
+    that may cast it explicitly (not reported then)."""
+    callee = call.first if call.callee == PARTIAL else call.callee
+    if callee == AMBIGUOUS:
+        return True
+    spec = _spec(callee, index) if callee else None
+    if spec is None or not spec.has_dtype or "dtype" in call.keywords or not (casts or spec.kind == "norm"):
+        return False
+    return spec.dtype_index is None or call.positional <= spec.dtype_index
+
+
+def _float_cast(node: ast.Call, name: str) -> bool:
+    """May ``node`` (a call of ``.astype``, ``asarray``...) cast to a float dtype? Not when its dtype is an
+    integer's by name (``ids.astype("i4")``), nor ``asarray(x)`` without one (flaxprec.numerics agrees)."""
+    index = 0 if name == "astype" else 1
+    target = next((k.value for k in node.keywords if k.arg in ("dtype", "new_dtype")), None)
+    if target is None and len(node.args) > index:
+        target = node.args[index]
+    if target is None:
+        return name == "astype"
+    tp = type(target)
+    if tp is ast.Constant:
+        text = target.value  # type: ignore[attr-defined]
+    elif tp is ast.Attribute:
+        text = target.attr  # type: ignore[attr-defined]
+    else:
+        text = target.id if tp is ast.Name else None  # type: ignore[attr-defined]
+    return not (isinstance(text, str) and INTEGER_NAME.fullmatch(text))
+
+
 def _has_compute_dtype(facts: ClassFacts) -> bool:
     """Can the analysis find a compute dtype for this Module from its class facts alone?"""
     return facts.declares("dtype") or facts.declares("compute_dtype") or bool(facts.self_dtype_reads)
@@ -1012,7 +1056,11 @@ def plan(
 
     if "calls" in gates:
         for i, statement in enumerate(statements):
-            hits = {call.member for call in statement.calls if _suspect_call(call, index)}
+            suspects = [call for call in statement.calls if _suspect_call(call, index)]
+            hits = {call.member for call in suspects}
+            if any(_followed(call, index, statement.casts) for call in suspects):
+                # FLX001 follows such a layer's output from the member building it into those calling it.
+                hits |= set(statement.attr_members)
             if hits:
                 keep(i, hits)
             if statement.tied:  # a lookup in one class decides the finding on an embedding built in another

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from flaxprec.dtypes import DtypeKind, classify, dotted, logits_parameter
+from flaxprec.dtypes import DtypeKind, classify, dotted, integer_dtype, logits_parameter
+from flaxprec.flow import Fates, Flow, Flows, Use, join, started_by, unsure
 from flaxprec.project import NNX_PARAM_NAMES
 
 if TYPE_CHECKING:
@@ -215,6 +216,8 @@ class Val:
     pending: tuple[Upcast, ...] = ()  # upcasts whose float32 result this value still carries
     # The precision this value would have once its pending upcasts are fixed (their parameters cast).
     unupcast: Prec | None = None
+    flows: Flows = ()  # the float32 layer outputs this value still is (flaxprec.flow, FLX001)
+    makes: Flows = ()  # a layer instance: the flows its calls return
 
 
 UNKNOWN = Val(Origin.UNKNOWN)
@@ -311,6 +314,7 @@ class NumericsFacts:
     naive_variances: list[NaiveVariance] = field(default_factory=list)
     tables: list[HalfTable] = field(default_factory=list)
     mask_constants: list[MaskConstant] = field(default_factory=list)
+    fates: Fates = field(default_factory=Fates)  # FLX001
 
 
 # --- scopes -----------------------------------------------------------------------------------------------
@@ -533,7 +537,9 @@ class NumericsCollector:
     def _ifexp(self, node: cst.IfExp) -> None:
         a, b = self.val(node.body), self.val(node.orelse)
         prec = a.prec if a.prec is b.prec else Prec.UNKNOWN
-        self._set(node, Val(_origin(a.origin, b.origin), prec, pending=a.pending + b.pending))
+        origin = _origin(a.origin, b.origin)
+        flows, makes = join(a.flows, b.flows), join(a.makes, b.makes)
+        self._set(node, Val(origin, prec, pending=a.pending + b.pending, flows=flows, makes=makes))
 
     # -- arithmetic ----------------------------------------------------------------------------------------
 
@@ -585,7 +591,24 @@ class NumericsCollector:
             table=table,
             pending=pending,
             unupcast=fixed if pending else None,
+            flows=self._meeting(vals) if any(v.flows for v in vals) else (),
         )
+
+    def _meeting(self, vals: Sequence[Val]) -> Flows:
+        """The flows of a value computed from ``vals``: kept where only constants (``x * scale``) or the
+        value itself (``x * sigmoid(x)``) take part; where other arrays do, they end (FLX001)."""
+        carrying = [v for v in vals if v.flows]
+        keys = {f.key for f in carrying[0].flows}
+        if all(v.flows or v.origin is Origin.CONST for v in vals) and all(
+            {f.key for f in v.flows} == keys for v in carrying
+        ):
+            flows = carrying[0].flows
+            for val in carrying[1:]:
+                flows = join(flows, val.flows)
+            return flows
+        for val in carrying:
+            self.facts.fates.record(val.flows, Use.COMBINED)
+        return ()
 
     def _escape(self, vals: Sequence[Val]) -> None:
         """These values leave what we can follow (returned, stored, passed to a call): their upcasts count."""
@@ -594,14 +617,23 @@ class NumericsCollector:
 
     def _escape_value(self, node: cst.Return | cst.Yield) -> None:
         if node.value is not None:
-            self._escape([self.val(node.value)])
+            val = self.val(node.value)
+            self._escape([val])
+            self.facts.fates.record(val.flows, Use.ESCAPED)
+            self.facts.fates.record(val.makes, Use.LOST)
 
     def _comparison(self, node: cst.Comparison) -> None:
         self._set(node, CONST)  # a boolean: an upcast only compared does not reach the stream
 
     def _elements(self, node: cst.Tuple | cst.List) -> None:
-        pending = tuple(u for e in node.elements for u in self.val(e.value).pending)
-        self._set(node, Val(Origin.UNKNOWN, pending=pending) if pending else UNKNOWN)
+        vals = [self.val(e.value) for e in node.elements]
+        pending = tuple(u for v in vals for u in v.pending)
+        flows = tuple(dict.fromkeys(f for v in vals for f in v.flows))
+        makes = tuple(dict.fromkeys(f for v in vals for f in v.makes))
+        if pending or flows or makes:
+            self._set(node, Val(Origin.UNKNOWN, pending=pending, flows=flows, makes=makes))
+        else:
+            self._set(node, UNKNOWN)
 
     def _augassign(self, node: cst.AugAssign) -> None:
         target, value = self.val(node.target), self.val(node.value)
@@ -649,7 +681,8 @@ class NumericsCollector:
         if construction is not None:
             output = self._layer_output(construction)
             casts = construction.spec.api != "project" and output in (Prec.COMPUTE, Prec.HALF)
-            self._set(node, Val(Origin.CONST, Prec.UNKNOWN, layer=output, casts_inputs=casts))
+            makes = started_by(construction)
+            self._set(node, Val(Origin.CONST, Prec.UNKNOWN, layer=output, casts_inputs=casts, makes=makes))
             return
         func = node.func
         args = [a for a in node.args if not a.star]
@@ -657,35 +690,62 @@ class NumericsCollector:
         func_val = self.val(func)
         if func_val.layer is not None:
             self._set(node, self._layer_call(func_val, arg_vals))
-            return
-        qualified = self.analyzer.resolve_expr(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
-        if isinstance(qualified, str):
-            self._function_call(node, qualified, args, arg_vals)
-        elif isinstance(func, cst.Attribute):
-            self._method_call(node, func, args, arg_vals)
         else:
-            # A function of this file (module level or local): it keeps the precision its inputs promote to.
-            self._set(node, self._opaque(arg_vals, helper=isinstance(func, cst.Name)))
+            qualified = (
+                self.analyzer.resolve_expr(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+            )
+            if isinstance(qualified, str):
+                self._function_call(node, qualified, args, arg_vals)
+            elif isinstance(func, cst.Attribute):
+                self._method_call(node, func, args, arg_vals)
+            else:
+                # A function of this file (module level or local): it keeps the precision its inputs promote
+                # to. An instance of this file's Module (``nn.Dropout(rate)(x)``) is called here as well.
+                helper = isinstance(func, cst.Name)
+                self._set(node, self._opaque(arg_vals, helper=helper, through=_first(args)))
+        # The float32 output of a layer built without dtype, or a lookup of a tied embedding (FLX001).
+        lookup = id(node) in self.analyzer.lookup_calls
+        if func_val.makes or lookup:
+            val = self.val(node)
+            started = (Flow(id(node)),) if lookup else ()
+            self._set(node, replace(val, flows=val.flows + func_val.makes + started))
 
     def _layer_call(self, layer: Val, arg_vals: Sequence[Val]) -> Val:
         """A Flax layer computes in its own ``dtype``: an upcast input does not get through such a layer."""
         if not layer.casts_inputs:
             self._escape(arg_vals)
+        # A layer built with a dtype casts its inputs to it; one without (it starts flows itself) promotes
+        # them: a float32 input reaches its computation.
+        use = Use.ESCAPED if layer.makes else Use.LAYER
+        fates = self.facts.fates
+        for val in arg_vals:
+            fates.record(val.flows, use)
+            fates.record(val.makes, Use.LOST)
         return Val(_any_act(arg_vals), layer.layer or Prec.UNKNOWN)
 
-    def _opaque(self, vals: Sequence[Val], helper: bool) -> Val:
-        """A call we cannot see into; a helper of this file keeps the precision its inputs promote to."""
+    def _opaque(self, vals: Sequence[Val], helper: bool, through: cst.BaseExpression | None = None) -> Val:
+        """A call we cannot see into; a helper of this file keeps the precision its inputs promote to.
+
+        The float32 layer outputs in ``through`` (its first argument) may come out again: unsure flows.
+        """
         self._escape(vals)
+        passed = self.val(through) if through is not None else None
+        fates = self.facts.fates
+        for val in vals:
+            if val is not passed:
+                fates.record(val.flows, Use.LOST)
+            fates.record(val.makes, Use.LOST)
+        flows = unsure(passed.flows) if passed is not None else ()
         if all(v.origin is Origin.CONST for v in vals):
             return CONST  # math.sqrt(head_dim), len(x), int(...): plain numbers
         origin = _any_act(vals)
         if not helper:
-            return Val(origin)
+            return Val(origin, flows=flows)
         prec = Prec.WEAK
         for val in vals:
             if val.origin is not Origin.CONST:
                 prec = promote(prec, val.prec)
-        return Val(origin, Prec.UNKNOWN if prec is Prec.WEAK else prec)
+        return Val(origin, Prec.UNKNOWN if prec is Prec.WEAK else prec, flows=flows)
 
     def _method_call(
         self, node: cst.Call, func: cst.Attribute, args: list[cst.Arg], arg_vals: list[Val]
@@ -699,13 +759,14 @@ class NumericsCollector:
             if method == "param":
                 self._set(node, self._param(node, args, positional))
             elif method in scope.cls.attrs:
-                self._set(node, self._opaque(arg_vals, helper=False))
+                self._set(node, self._opaque(arg_vals, helper=False, through=_first(args)))
             else:
-                self._set(node, self._opaque(arg_vals, helper=True))  # a method of this module
+                # A method of this module, or a field holding a function (``self.activation(x)``).
+                self._set(node, self._opaque(arg_vals, helper=True, through=_first(args)))
             return
         if method == "astype":
             target = positional[0] if positional else _keyword(args, "dtype")
-            self._set(node, self._cast(node, base, self._dtype(target)))
+            self._set(node, self._cast(node, base, target))
         elif base.layer is not None:
             self._set(node, self._layer_call(base, arg_vals))  # embed.attend(x)
         elif method in MEANS or method in VARIANCES:
@@ -717,7 +778,8 @@ class NumericsCollector:
         elif method in KEEP_FIRST:
             self._set(node, replace(_at(base, node), stat=None, layer=None))
         else:
-            self._set(node, self._opaque([base, *arg_vals], helper=False))
+            through = func.value if base.flows else _first(args)
+            self._set(node, self._opaque([base, *arg_vals], helper=False, through=through))
 
     def _function_call(
         self, node: cst.Call, qualified: str, args: list[cst.Arg], arg_vals: list[Val]
@@ -729,7 +791,7 @@ class NumericsCollector:
         if qualified in CASTS:
             target = positional[1] if len(positional) > 1 else None
             target = target or _keyword(args, "dtype") or _keyword(args, "new_dtype")
-            cast = first_val if target is None else self._cast(node, first_val, self._dtype(target))
+            cast = first_val if target is None else self._cast(node, first_val, target)
             self._set(node, cast if first is not None else UNKNOWN)
         elif qualified in SOFTMAX:
             arg = first if first is not None else _keyword(args, "x")
@@ -742,7 +804,7 @@ class NumericsCollector:
         elif qualified in NNX_PARAM_NAMES:
             self._set(node, self._nnx_param(first))
         elif not _array_function(qualified):
-            self._set(node, self._opaque(arg_vals, helper=False))
+            self._set(node, self._opaque(arg_vals, helper=False, through=first))
         else:
             self._array_call(node, short, args, positional, arg_vals)
 
@@ -800,7 +862,7 @@ class NumericsCollector:
             stat = first_val.stat if short == "abs" else None
             self._set(node, replace(first_val, stat=stat, layer=None))
         else:
-            self._set(node, self._opaque(arg_vals, helper=False))
+            self._set(node, self._opaque(arg_vals, helper=False, through=first))
 
     # -- parameters --------------------------------------------------------------------------------------
 
@@ -830,7 +892,10 @@ class NumericsCollector:
 
     # -- casts, statistics, tables, masks -------------------------------------------------------------------
 
-    def _cast(self, node: cst.Call, base: Val, prec: Prec) -> Val:
+    def _cast(self, node: cst.Call, base: Val, target: cst.BaseExpression | None) -> Val:
+        prec = self._dtype(target)
+        # A cast to an integer type is no choice of float precision (FLX001 follows such a value no further).
+        self.facts.fates.record(base.flows, Use.LOST if integer_dtype(target) else Use.CAST)
         if base.origin is Origin.PARAM:
             # Still a float32 parameter after a cast to float32 (the fix casts the cast's result).
             return Val(Origin.PARAM, prec, param_node=node if prec is Prec.FP32 else None)
@@ -863,7 +928,7 @@ class NumericsCollector:
         stat = None
         if name in MEANS:
             stat = Stat("meansq", val.stat.base) if squares and val.stat else Stat("mean", self._code(arg))
-        self._set(node, Val(val.origin, val.prec, stat=stat, pending=val.pending))
+        self._set(node, Val(val.origin, val.prec, stat=stat, pending=val.pending, flows=val.flows))
 
     def _naive_variance(self, node: cst.BinaryOperation, left: Val, right: Val) -> None:
         if left.stat is None or right.stat is None or left.stat.base != right.stat.base:
@@ -952,6 +1017,7 @@ class NumericsCollector:
             if elements is not None and len(elements) == len(target.elements):
                 self._bind(element.value, self.val(elements[index].value))
             else:
+                self.facts.fates.record(value.flows, Use.LOST)
                 self._bind(element.value, Val(value.origin) if value.origin is Origin.ACT else UNKNOWN)
 
     def _branching(self) -> bool:
@@ -976,9 +1042,14 @@ class NumericsCollector:
             and target.value.value == scope.self_name
         ):
             self._escape([value])
+            self.facts.fates.record(value.flows, Use.ESCAPED)
+            old = scope.cls.attrs.get(target.attr.value)
+            if old is not None and (old.makes or value.makes) and self._branching():
+                value = replace(value, makes=join(old.makes, value.makes))  # ``if: self.x = A  else: ...``
             scope.cls.attrs[target.attr.value] = value
         else:
             self._escape([value])  # stored somewhere we do not follow
+            self.facts.fates.record(value.flows, Use.ESCAPED)
 
 
 # What the collector does when the Analyzer leaves a node of each type (while ``scope`` is set: inside a
@@ -1023,6 +1094,8 @@ def _join(a: Val, b: Val) -> Val:
         layer=a.layer if a.layer is b.layer else None,
         casts_inputs=a.casts_inputs and b.casts_inputs,
         pending=a.pending + tuple(u for u in b.pending if u not in a.pending),
+        flows=join(a.flows, b.flows),
+        makes=join(a.makes, b.makes),
     )
 
 
@@ -1042,6 +1115,11 @@ def _settled(val: Val) -> Prec:
 
 def _any_act(vals: Sequence[Val]) -> Origin:
     return Origin.ACT if any(v.origin is Origin.ACT for v in vals) else Origin.UNKNOWN
+
+
+def _first(args: Sequence[cst.Arg]) -> cst.BaseExpression | None:
+    """The first positional argument."""
+    return args[0].value if args and args[0].keyword is None else None
 
 
 def _keyword(args: Sequence[cst.Arg], name: str) -> cst.BaseExpression | None:

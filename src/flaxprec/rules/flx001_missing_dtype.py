@@ -1,7 +1,10 @@
 """FLX001 missing-dtype: a dtype-carrying layer built without ``dtype`` inside a module with a compute dtype.
 
 With ``dtype=None`` a Flax layer computes in ``result_type(inputs, params)``: float32 params make it
-compute (and output) float32 even when the model was configured with bfloat16.
+compute (and output) float32 even when the model was configured with bfloat16. What its output meets next
+decides the rest (flaxprec.flow): a normalisation layer is reported only where its float32 output escapes,
+any other layer unless its author casts the output explicitly. A vocabulary projection's float32 logits
+are the t5x convention: not reported.
 """
 
 from __future__ import annotations
@@ -11,16 +14,9 @@ from typing import TYPE_CHECKING
 
 from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode, SetKeyword
 from flaxprec.dtypes import DtypeKind
+from flaxprec.flow import cast_on_purpose, escapes
 from flaxprec.roles import Role
-from flaxprec.rules.base import (
-    Rule,
-    RuleContext,
-    dtype_kind,
-    float32_expr,
-    is_tied_embedding,
-    is_vocab_head,
-    not_forwarded,
-)
+from flaxprec.rules.base import Rule, RuleContext, dtype_kind, is_tied_embedding, is_vocab_head, not_forwarded
 
 if TYPE_CHECKING:
     from flaxprec.analysis import Construction, FileModel
@@ -64,17 +60,13 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         if owner.implicit_dtypes:
             continue  # praxis and the like: the framework gives the child its parent's dtypes
         callee = construction.callee
-        if is_vocab_head(construction):
-            message = (
-                f"`{callee}` (vocabulary projection) built without `dtype`: its float32 params make the "
-                f"logits float32 implicitly; say so with `dtype=float32` rather than `{expr}` (half logits)"
-            )
-            float32 = float32_expr(model, None)
-            fix = None
-            if float32 is not None:
-                edit = CallEdit(construction.call, (SetKeyword("dtype", float32[0]),))
-                fix = Fix("Add `dtype=float32` (float32 logits)", Applicability.UNSAFE, (edit,), float32[1])
-        elif is_tied_embedding(model, construction):
+        fate = model.numerics.fates.of(construction.call)
+        if construction.spec.kind == "norm":
+            if not escapes(fate):
+                continue  # statistics are float32 anyway; the output is cast back or not followed
+        elif is_vocab_head(construction) or cast_on_purpose(fate):
+            continue  # float32 logits (t5x), or float32 its author casts explicitly
+        if is_tied_embedding(model, construction):
             edits = _uncast_lookups(model, construction)
             if edits == []:
                 continue  # every lookup is cast: the t5x form, float32 table and logits
