@@ -190,3 +190,40 @@ def test_bad_conventions_exit_2(tmp_path: Path, body: str, message: str) -> None
     assert result.returncode == 2
     assert message in result.stderr, result.stderr
     assert "[tool.flaxprec] `conventions`" in result.stderr
+
+
+def test_a_project_module_computing_norm_statistics_is_a_norm() -> None:
+    """A project RMSNorm (easydel's) is a norm for FLX001 by what it computes: ``var``, or ``mean`` with
+    ``rsqrt``; an attention block's ``rsqrt(depth)`` alone does not make one."""
+    source = textwrap.dedent(
+        """\
+        import flax.linen as nn
+        import jax
+        import jax.numpy as jnp
+
+        class RMSNorm(nn.Module):
+            dtype: jnp.dtype = jnp.float32
+
+            def __call__(self, x):
+                variance = jnp.mean(jnp.square(x.astype(jnp.float32)), axis=-1, keepdims=True)
+                return (x * jax.lax.rsqrt(variance + 1e-6)).astype(self.dtype)
+
+        class Attention(nn.Module):
+            dtype: jnp.dtype = jnp.float32
+
+            def __call__(self, q, k):
+                return nn.Dense(4, dtype=self.dtype)(q @ k.T * jax.lax.rsqrt(64.0))
+
+        class Subclass(RMSNorm):
+            pass
+        """
+    )
+    for walked in (True, False):
+        tree = ast.parse(source)
+        index = ProjectIndex(load_catalogue())
+        index.add(read_tree(tree, "m")[0] if walked else summarize(tree, "m"))
+        kinds = {
+            name: index.facts(f"m.{name}").as_layer_spec().kind
+            for name in ("RMSNorm", "Attention", "Subclass")
+        }
+        assert kinds == {"RMSNorm": "norm", "Attention": "block", "Subclass": "norm"}

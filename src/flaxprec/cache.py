@@ -324,6 +324,7 @@ def summary_to_json(summary: FileSummary) -> dict[str, Any]:
                 "self_assigned": sorted(c.self_assigned),
                 "self_dtype_reads": sorted(c.self_dtype_reads),
                 "quantized": sorted(c.quantized),
+                "normalises": c.normalises,
                 "dtype_uses": [list(use) for use in c.dtype_uses],
             }
             for c in summary.classes
@@ -348,6 +349,7 @@ def summary_from_json(entry: dict[str, Any]) -> FileSummary:
             self_assigned=frozenset(c["self_assigned"]),
             self_dtype_reads=frozenset(c["self_dtype_reads"]),
             quantized=frozenset(c["quantized"]),
+            normalises=c["normalises"],
             dtype_uses=tuple(DtypeUse(*use) for use in c["dtype_uses"]),
         )
         for c in entry["classes"]
@@ -464,7 +466,7 @@ _CLASS_NAME_LISTS = (
     "self_dtype_reads",
     "quantized",
 )
-_CLASS_FIELDS = frozenset(("qualname", "name", "has_init", "dtype_uses", *_CLASS_NAME_LISTS))
+_CLASS_FIELDS = frozenset(("qualname", "name", "has_init", "normalises", "dtype_uses", *_CLASS_NAME_LISTS))
 
 
 def _is_dtype_use(value: Any) -> bool:
@@ -533,6 +535,7 @@ def _is_class(entry: Any) -> bool:
         and type(entry["qualname"]) is str
         and type(entry["name"]) is str
         and type(entry["has_init"]) is bool
+        and type(entry["normalises"]) is bool
         and all(_is_strings(entry[name]) for name in _CLASS_NAME_LISTS)
         and type(entry["dtype_uses"]) is list
         and all(_is_dtype_use(use) for use in entry["dtype_uses"])

@@ -35,6 +35,7 @@ from flaxprec.project import (
     ARRAY_DTYPE_INDEX,
     CONFIG_NAMES,
     NNX_PARAM_NAMES,
+    NORM_STATISTICS,
     ClassFacts,
     FileSummary,
     MethodFacts,
@@ -375,8 +376,8 @@ class _Walker:
                 if owner is not None and attr in INFINITY_NAMES:
                     self.huge_owners[owner[0]] = None
                     self.huge_members.add(self.member)
-                if self.methods and (attr == "dtype" or attr == "compute_dtype"):  # what MethodFacts records
-                    for sink, self_name, in_init in self.methods:
+                if self.methods and (attr == "dtype" or attr == "compute_dtype" or attr in NORM_STATISTICS):
+                    for sink, self_name, in_init in self.methods:  # what MethodFacts records
                         sink.see(node, self_name, in_init)
                 if tv is not ast.Attribute:
                     break

@@ -21,6 +21,9 @@ LINEN_MODULE = frozenset({"flax.linen.Module", "flax.linen.module.Module"})
 NNX_MODULE = frozenset({"flax.nnx.Module", "flax.nnx.module.Module", "flax.nnx.bridge.Module"})
 NNX_PARAM_NAMES = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 CONFIG_NAMES = frozenset({"config", "cfg", "conf", "model_config", "model_cfg"})
+# What a normalisation layer's methods read (``jnp.mean`` / ``x.mean``, ``lax.rsqrt``, ``jnp.var``): a project
+# Module reading ``var``, or ``mean`` and ``rsqrt``, normalises (its kind is "norm", as flax's norms).
+NORM_STATISTICS = frozenset({"mean", "rsqrt", "var"})
 # Array constructors whose dtype is the second (or third) positional argument (``nnx.Param(jnp.ones(...))``).
 ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
 
@@ -40,6 +43,7 @@ class ClassSummary:
     self_dtype_reads: frozenset[str]
     dtype_uses: tuple[DtypeUse, ...] = ()  # what its methods do with dtype-valued names (flaxprec.roles)
     quantized: frozenset[str] = frozenset()  # fields / ``__init__`` parameters defaulting to an integer dtype
+    normalises: bool = False  # its methods compute normalisation statistics (NORM_STATISTICS)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class ClassFacts:
     dtype_uses: tuple[DtypeUse, ...] = ()  # its own and its bases'
     quantized: frozenset[str] = frozenset()
     ancestry: frozenset[str] = frozenset()  # every base, qualified, however far up (project or not)
+    normalises: bool = False
 
     def declares(self, name: str) -> bool:
         """``name`` is a constructor input (linen field, nnx ``__init__`` parameter) or ``self.<name>``."""
@@ -100,7 +105,7 @@ class ClassFacts:
         return LayerSpec(
             name=self.qualname,
             api="project",
-            kind=base.kind if base else "block",
+            kind=base.kind if base else "norm" if self.normalises else "block",
             signature=signature,
             has_dtype=self.takes_dtype,
             has_param_dtype=self.takes_param_dtype,
@@ -151,12 +156,15 @@ class MethodFacts:
     dtype_reads: set[str] = field(default_factory=set)  # ``self.<...>.dtype`` and ``.compute_dtype``
     self_assigned: set[str] = field(default_factory=set)  # ``self.<attr> = ...`` in ``__init__``
     uses: list[DtypeUse] = field(default_factory=list)  # see flaxprec.roles
+    statistics: set[str] = field(default_factory=set)  # which of NORM_STATISTICS its methods read
 
     def see(self, node: ast.AST, self_name: str, in_init: bool) -> None:
         """Record ``node``, met anywhere inside a method whose first parameter is ``self_name``."""
         tp = type(node)
         if tp is ast.Attribute:
-            if node.attr in ("dtype", "compute_dtype"):  # type: ignore[attr-defined]
+            if node.attr in NORM_STATISTICS:  # type: ignore[attr-defined]
+                self.statistics.add(node.attr)  # type: ignore[attr-defined]
+            elif node.attr in ("dtype", "compute_dtype"):  # type: ignore[attr-defined]
                 chain = dotted_name(node)  # type: ignore[arg-type]
                 if chain and chain.startswith(self_name + "."):
                     self.dtype_reads.add(chain[len(self_name) + 1 :])
@@ -232,6 +240,7 @@ def _summarize_class(
         self_dtype_reads=frozenset(facts.dtype_reads),
         dtype_uses=tuple(facts.uses),
         quantized=frozenset(quantized),
+        normalises="var" in facts.statistics or {"mean", "rsqrt"} <= facts.statistics,
     )
 
 
@@ -412,7 +421,7 @@ class ProjectIndex:
         inherited_fields: list[str] = []
         init_positional, init_kwonly = summary.init_positional, summary.init_kwonly
         self_assigned, dtype_reads = set(summary.self_assigned), set(summary.self_dtype_reads)
-        uses, quantized = list(summary.dtype_uses), set(summary.quantized)
+        uses, quantized, normalises = list(summary.dtype_uses), set(summary.quantized), summary.normalises
         ancestry = set(summary.bases)
         for base in summary.bases:
             if base in LINEN_MODULE:
@@ -438,6 +447,7 @@ class ProjectIndex:
             dtype_reads |= parent.self_dtype_reads
             uses.extend(parent.dtype_uses)
             quantized |= parent.quantized
+            normalises = normalises or parent.normalises
             ancestry |= parent.ancestry
         if flavor is None:
             return None
@@ -455,4 +465,5 @@ class ProjectIndex:
             dtype_uses=tuple(uses),
             quantized=frozenset(quantized),
             ancestry=frozenset(ancestry),
+            normalises=normalises,
         )
