@@ -1,4 +1,5 @@
-"""Safe fixes settle on the labelled corpora (issue 14, item 4): ``fix --apply``, then ``check``.
+"""Fixes settle on the labelled corpora (issue 14, item 4): ``fix --apply`` (with and without
+``--unsafe-fixes``), then ``check``.
 
 On a copy of each release: every file that parsed still parses, a second ``fix --apply`` fixes nothing,
 and ``check`` reports no finding that was not there before (findings are compared by file, code and
@@ -49,15 +50,17 @@ def _unparsable(root: Path) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 @pytest.mark.parametrize("release", SETTLE)
-def test_safe_fixes_settle(release: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fixes_settle(release: str, unsafe: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / release
     shutil.copytree(labelled_corpus(release), root)
     monkeypatch.chdir(root)
+    mode = ("--unsafe-fixes",) if unsafe else ()
     before, broken = _findings(), _unparsable(root)
-    assert _invoke("fix", "--apply", ".")[0] in (0, 1)
+    assert _invoke("fix", "--apply", *mode, ".")[0] in (0, 1)
     assert _unparsable(root) == broken
-    code, _, stderr = _invoke("fix", "--apply", ".")
+    code, _, stderr = _invoke("fix", "--apply", *mode, ".")
     assert code in (0, 1)
     assert stderr.splitlines()[-1].startswith("Fixed 0 errors")
     assert _findings() - before == Counter()

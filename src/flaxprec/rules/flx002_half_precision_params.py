@@ -52,7 +52,11 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         if storage is not None:
             op = set_argument(construction, "param_dtype", storage[0])
             edit = CallEdit(construction.call, (op,), construction.call_signature())
-            fix = Fix(f"Store parameters in `{storage[0]}`", Applicability.SAFE, (edit,), storage[1])
+            # Safe only where it forwards the storage dtype the Module declares: float32 in its place is the
+            # fix's own choice of a storage dtype, which the author confirms (issue 14).
+            declared = owner_param is not None
+            applicability = Applicability.SAFE if declared else Applicability.UNSAFE
+            fix = Fix(f"Store parameters in `{storage[0]}`", applicability, (edit,), storage[1])
         yield RULE.report(model, arg.value, message, construction.statement, fix)
 
 
