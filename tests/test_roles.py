@@ -227,3 +227,39 @@ def test_a_project_module_computing_norm_statistics_is_a_norm() -> None:
             for name in ("RMSNorm", "Attention", "Subclass")
         }
         assert kinds == {"RMSNorm": "norm", "Attention": "block", "Subclass": "norm"}
+
+
+def test_evidence_from_another_module_names_its_class() -> None:
+    """A line number of another file would mislead: the evidence names the class whose code it is."""
+    base = textwrap.dedent(
+        """\
+        import flax.linen as nn
+
+        class Base(nn.Module):
+            dtype: object = None
+
+            def cast(self, x):
+                return x.astype(self.dtype)
+        """
+    )
+    child = textwrap.dedent(
+        """\
+        import flax.linen as nn
+        from pkg.base import Base
+
+        class Child(Base):
+            @nn.compact
+            def __call__(self, x):
+                return x * self.param("w", nn.initializers.ones, (4,), self.dtype)
+        """
+    )
+    index = ProjectIndex(load_catalogue())
+    index.add(read_tree(ast.parse(base), "pkg.base")[0])
+    index.add(read_tree(ast.parse(child), "pkg.child")[0])
+    child_role = index.roles.role("pkg.child.Child", "dtype")
+    assert child_role.role is Role.BOTH
+    assert child_role.why_compute("dtype") == "`dtype` reaches `.astype` at line 7 of `pkg.base.Base`"
+    assert (
+        index.roles.role("pkg.base.Base", "dtype").why_compute("dtype")
+        == "`dtype` reaches `.astype` at line 7"
+    )

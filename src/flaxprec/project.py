@@ -362,10 +362,12 @@ class ProjectIndex:
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     _facts: dict[str, ClassFacts | None] = field(default_factory=dict)
     _roles: RoleReader | None = field(default=None, repr=False)
+    modules: dict[str, str] = field(default_factory=dict)  # class qualname -> the module defining it
 
     def add(self, summary: FileSummary) -> None:
         for cls in summary.classes:
             self.classes[cls.qualname] = cls
+            self.modules[cls.qualname] = summary.module_name
         self._facts.clear()
         self._roles = None
 
@@ -382,6 +384,8 @@ class ProjectIndex:
                     (facts := self.facts(qualname)) and facts.declares(name)
                 ),
                 every_use=self._every_use,
+                origin_of=self._origin_of,
+                same_module=lambda a, b: self.modules.get(a) == self.modules.get(b),
                 conventions=self.catalogue.conventions,
             )
         return self._roles
@@ -389,6 +393,20 @@ class ProjectIndex:
     def _uses_of(self, qualname: str) -> tuple[DtypeUse, ...] | None:
         facts = self.facts(qualname)
         return None if facts is None else facts.dtype_uses
+
+    def _origin_of(self, qualname: str, use: DtypeUse) -> str:
+        """The class, ``qualname`` or one of its bases, whose own methods hold ``use``."""
+        todo, seen = [qualname], set()
+        while todo:
+            current = todo.pop(0)
+            summary = self.classes.get(current)
+            if summary is None or current in seen:
+                continue
+            seen.add(current)
+            if use in summary.dtype_uses:
+                return current
+            todo.extend(summary.bases)
+        return qualname
 
     def _every_use(self) -> Iterator[tuple[str, DtypeUse]]:
         for qualname, summary in self.classes.items():

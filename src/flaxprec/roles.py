@@ -94,14 +94,20 @@ class Evidence:
     inflow: tuple[str, DtypeUse] | None = None
     from_name: bool = False
     storage_field: str | None = None
+    # The class whose code holds ``compute`` / the inflow, when it is in another module than the class the
+    # evidence is about (a base class, a caller): a message then names it, a line alone would mislead.
+    compute_elsewhere: str | None = None
+    inflow_elsewhere: bool = False
 
     def why_compute(self, name: str) -> str:
         """Why ``name`` counts as a compute dtype, for a message."""
         if self.compute is not None:
-            return f"`{name}` reaches {self.compute.what} at line {self.compute.line}"
+            where = f" of `{self.compute_elsewhere}`" if self.compute_elsewhere else ""
+            return f"`{name}` reaches {self.compute.what} at line {self.compute.line}{where}"
         if self.inflow is not None:
             caller, use = self.inflow
-            return f"`{caller.rpartition('.')[2]}` passes its compute dtype into `{name}` at line {use.line}"
+            who = caller if self.inflow_elsewhere else caller.rpartition(".")[2]
+            return f"`{who}` passes its compute dtype into `{name}` at line {use.line}"
         if self.storage_field is not None:
             return f"by its name, and the module keeps its parameters' dtype in `{self.storage_field}`"
         return "by its name"
@@ -307,6 +313,9 @@ class RoleReader:
     quantized: Callable[[str, str], bool]
     declares: Callable[[str, str], bool]
     every_use: Callable[[], Iterator[tuple[str, DtypeUse]]]  # (class, use) of each class's own code
+    # The class (itself or a base) whose own code holds the use, and whether two classes share a module.
+    origin_of: Callable[[str, DtypeUse], str]
+    same_module: Callable[[str, str], bool]
     conventions: Conventions = DEFAULT_CONVENTIONS
     _memo: dict[tuple[str, str], Evidence] = field(default_factory=dict)
     _callers: dict[str, list[tuple[str, DtypeUse]]] | None = None
@@ -336,7 +345,8 @@ class RoleReader:
         if found.role is Role.STORAGE and prior is not Role.STORAGE and found.storage is not None:
             inflow = self.inflow(qualname, key)
             if inflow is not None:
-                return Evidence(Role.BOTH, found.storage, inflow=inflow)
+                elsewhere = not self.same_module(inflow[0], qualname)
+                return Evidence(Role.BOTH, found.storage, inflow=inflow, inflow_elsewhere=elsewhere)
             if prior is Role.COMPUTE:
                 for name in sorted(self.conventions.storage_names):
                     stores = self.evidence(qualname, name).role is not Role.COMPUTE
@@ -373,12 +383,16 @@ class RoleReader:
             elif role is Role.BOTH:
                 storage = storage or use
                 compute = compute or use
+        elsewhere = None
+        if compute is not None:
+            origin = self.origin_of(qualname, compute)
+            elsewhere = None if self.same_module(origin, qualname) else origin
         if storage is not None and compute is not None:
-            return Evidence(Role.BOTH, storage, compute)
+            return Evidence(Role.BOTH, storage, compute, compute_elsewhere=elsewhere)
         if storage is not None:
             return Evidence(Role.STORAGE, storage)
         if compute is not None:
-            return Evidence(Role.COMPUTE, compute=compute)
+            return Evidence(Role.COMPUTE, compute=compute, compute_elsewhere=elsewhere)
         return Evidence(Role.UNKNOWN)
 
     def _crossed(self, uses: tuple[DtypeUse, ...]) -> set[DtypeUse]:
