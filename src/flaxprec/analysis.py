@@ -117,6 +117,18 @@ class ParamCreation:
     statement: cst.CSTNode | None
 
 
+@dataclass
+class StorageFill:
+    """A storage dtype given a value: a child's ``weight_dtype=X`` (any storage name but ``param_dtype``,
+    which constructions track) or ``self.weight_dtype = X`` in a Module method (flaxprec.roles)."""
+
+    name: str  # the storage name filled (``weight_dtype``)
+    value: cst.BaseExpression
+    owner: Owner
+    statement: cst.CSTNode | None
+    call: cst.Call | None  # the construction, for a keyword; None for an assignment
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A call of a layer instance by name (``embed(ids)``, ``self.wte(ids)``): a use, not a construction."""
@@ -148,6 +160,7 @@ class FileModel:
     imports: ImportMap
     constructions: list[Construction] = field(default_factory=list)
     params: list[ParamCreation] = field(default_factory=list)
+    storage_fills: list[StorageFill] = field(default_factory=list)
     attend_names: set[str] = field(default_factory=set)
     found_lookups: list[tuple[str, Lookup]] = field(default_factory=list)
     numerics: NumericsFacts = field(default_factory=NumericsFacts)  # FLX007, FLX1xx
@@ -412,6 +425,7 @@ class Analyzer(Visitor):
                 and isinstance(target.value, cst.Name)
             ):
                 frame.self_assigned_so_far.add(target.attr.value)
+            self._maybe_storage_assignment(target, node.value)
         if label is not None and isinstance(node.value, cst.Call):
             self.assigned_names[id(node.value)] = label
             if isinstance(node.value.func, cst.Call):
@@ -420,6 +434,18 @@ class Analyzer(Visitor):
             binding = self.resolve_expr(node.value)
             if isinstance(binding, str) and self.spec_for(binding) is not None:
                 self._bind(target.value, binding)
+
+    def _maybe_storage_assignment(self, target: cst.Attribute, value: cst.BaseExpression) -> None:
+        """``self.weight_dtype = <value>`` where ``weight_dtype`` is a storage dtype of the Module."""
+        attr = target.attr.value
+        conventions = self.index.roles.conventions
+        if attr not in conventions.storage_names and not attr.endswith("dtype"):
+            return
+        owner = self.owner()
+        if owner is None or not isinstance(target.value, cst.Name) or target.value.value != owner.self_name:
+            return
+        if self.index.roles.role(owner.facts.qualname, attr).role is Role.STORAGE:
+            self.model.storage_fills.append(StorageFill(attr, value, owner, self._statement(), None))
 
     def leave_Assign(self, node: cst.Assign) -> None:
         # ``D = partial(nn.Dense, ...)``: bind after the partial call was recorded as a construction.
@@ -588,11 +614,19 @@ class Analyzer(Visitor):
                 ):
                     if spec_index == index:
                         passed[name] = PassedArg(arg, index)
+        owner = self.owner()
+        if owner is not None:
+            storage_names = self.index.roles.conventions.storage_names
+            for arg in args:
+                keyword = arg.keyword.value if arg.keyword is not None else None
+                if keyword is not None and keyword != "param_dtype" and keyword in storage_names:
+                    fill = StorageFill(keyword, arg.value, owner, self._statement(), call)
+                    self.model.storage_fills.append(fill)
         construction = Construction(
             call=call,
             spec=spec,
             callee=callee or dotted(call.func) or spec.short_name,
-            owner=self.owner(),
+            owner=owner,
             statement=self.statements[-1] if self.statements else None,
             passed=passed,
             opaque=opaque,

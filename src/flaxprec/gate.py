@@ -961,6 +961,9 @@ def _suspect_call(call: CallSketch, index: ProjectIndex) -> bool:
         return True
     if call.owner is None:
         return False
+    storage_names = index.catalogue.conventions.storage_names
+    if any(keyword != "param_dtype" and keyword in storage_names for keyword in call.keywords):
+        return True  # FLX002: ``weight_dtype=<compute dtype>`` (the analysis reads it inside a Module)
     facts = index.facts(call.owner)
     if facts is None:
         return False

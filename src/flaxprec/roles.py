@@ -192,7 +192,7 @@ def call_uses(
     nested: set[int] = set()
     creations: list[tuple[ast.Call, MethodContext, str]] = []
     for call in calls:
-        if not (call.args or call.keywords):
+        if not _worth_a_look(call):
             continue
         context = context_of(call)
         if context is None:
@@ -213,6 +213,32 @@ def call_uses(
     for call, context in judged:
         if id(call) not in nested:
             yield from _uses_in(call, context, resolve)
+
+
+_CREATOR_NAMES = frozenset({"param", "variable", "Param", "Variable"})
+
+
+def _worth_a_look(call: ast.Call) -> bool:
+    """Could the call hold a use? A parameter creation, or an argument read off an object (``self.dtype``)
+    or named as a dtype (an nnx ``__init__``'s ``dtype``). Most calls are neither (``self.dense(x)``):
+    this test keeps the recording to a few per cent of the ``ast`` stage."""
+    func = call.func
+    tp = type(func)
+    name = func.attr if tp is ast.Attribute else func.id if tp is ast.Name else None  # type: ignore[attr-defined]
+    if name in _CREATOR_NAMES:
+        return True
+    for arg in call.args:
+        tp = type(arg)
+        if tp is ast.Attribute or (tp is ast.Name and arg.id.endswith("dtype")):  # type: ignore[attr-defined]
+            return True
+    for keyword in call.keywords:
+        value = keyword.value
+        tp = type(value)
+        if tp is ast.Attribute or (
+            tp is ast.Name and (keyword.arg in DTYPE_KEYWORDS or value.id.endswith("dtype"))  # type: ignore[attr-defined]
+        ):
+            return True
+    return False
 
 
 def _param_creator(call: ast.Call, context: MethodContext, resolve: Resolver) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix
+from flaxprec.diagnostics import Applicability, CallEdit, Diagnostic, Fix, ReplaceNode
 from flaxprec.dtypes import DtypeKind
 from flaxprec.rules.base import (
     Rule,
@@ -58,6 +58,34 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             applicability = Applicability.SAFE if declared else Applicability.UNSAFE
             fix = Fix(f"Store parameters in `{storage[0]}`", applicability, (edit,), storage[1])
         yield RULE.report(model, arg.value, message, construction.statement, fix)
+    yield from _fills(model, context)
+
+
+def _fills(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
+    """``weight_dtype=cfg.dtype`` given to a child, or ``self.weight_dtype = self.config.dtype``: a storage
+    dtype (by its use or its name, flaxprec.roles) given the compute dtype or a half type (MaxText #470)."""
+    for fill in model.storage_fills:
+        kind = dtype_kind(model, fill.owner, fill.value)
+        if kind not in (DtypeKind.HALF, DtypeKind.COMPUTE):
+            continue
+        written = source(model, fill.value)
+        what = "half precision" if kind is DtypeKind.HALF else "the compute dtype"
+        how = f"`{fill.name}={written}`" if fill.call is not None else f"`{fill.name}` is set to `{written}`"
+        message = (
+            f"{how}: the parameters stored in `{fill.name}` are in {what}; small optimizer updates "
+            "underflow; keep master weights in float32"
+        )
+        own = fill.owner.param_dtype
+        # Forward the Module's own storage dtype; not into itself (``self.weight_dtype = self.weight_dtype``).
+        itself = fill.call is None and own is not None and own.rpartition(".")[2] == fill.name
+        declared = own is not None and not itself and own != written
+        storage = param_storage_expr(model, own if declared else None, fill.value)
+        fix = None
+        if storage is not None:
+            applicability = Applicability.SAFE if declared else Applicability.UNSAFE
+            edit = ReplaceNode(fill.value, storage[0])
+            fix = Fix(f"Store parameters in `{storage[0]}`", applicability, (edit,), storage[1])
+        yield RULE.report(model, fill.value, message, fill.statement, fix)
 
 
 RULE = Rule(
