@@ -37,7 +37,7 @@ EXPECTED = {
     # Safe: ViT's cls token and position embeddings, CLIP's class embedding cast to self.dtype where they
     # meet the patch embeddings. Left: T5/LongT5 norms and wav2vec2 (unsafe fixes only).
     "FLX007": (7, 3, 4),
-    "FLX106": (21, 0, 21),  # the mask constants' fix (jnp.finfo(dtype).min) is unsafe
+    "FLX106": (20, 0, 20),  # the mask constants' fix (jnp.finfo(dtype).min) is unsafe
 }
 
 

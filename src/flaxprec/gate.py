@@ -120,7 +120,8 @@ class StatementSketch(NamedTuple):
     # on ``self`` (the analysis's only channel between methods), so FLX007 and FLX106 judge the class from
     # these, plus the members creating parameters (``calls``) or holding the mask constants.
     attr_members: tuple[int, ...] = ()
-    huge_members: tuple[int, ...] = ()  # the members holding a constant of ``huge_owners``
+    # the members holding a constant of ``huge_owners``, and those calling them on ``self``
+    huge_members: tuple[int, ...] = ()
     # Holds what may be an explicit cast (``.astype(...)``, ``asarray``...): FLX001 then follows the output
     # of a layer built without dtype into the members calling it (flaxprec.flow).
     casts: bool = False
@@ -783,6 +784,7 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
     bases: tuple[str, ...] = ()
     members: tuple[Member, ...] = ()
     attr_members: tuple[int, ...] = ()
+    huge = walker.huge_members
     if tp is ast.ClassDef:
         kind = "class"
         bases = tuple(filter(None, map(dotted_name, stmt.bases)))  # type: ignore[attr-defined]
@@ -790,6 +792,7 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         stores = walker.attribute_stores
         readers = {m for m, read in walker.attr_reads.items() if not stores.isdisjoint(read)}
         attr_members = tuple(sorted(walker.attr_stores | readers))
+        huge = _with_callers(walker.huge_members, members, walker.attr_reads)
     elif tp is ast.FunctionDef or tp is ast.AsyncFunctionDef:
         kind = "def"
     elif tp is ast.Expr and not any(type(n) is ast.NamedExpr for n in walk(stmt)):
@@ -817,9 +820,21 @@ def _statement_sketch(stmt: ast.stmt, walker: _Walker, module_name: str) -> Stat
         bases=bases,
         members=members,
         attr_members=attr_members,
-        huge_members=tuple(sorted(walker.huge_members)),
+        huge_members=tuple(sorted(huge)),
         casts=walker.casts,
     )
+
+
+def _with_callers(holders: set[int], members: tuple[Member, ...], reads: dict[int, set[str]]) -> set[int]:
+    """The members holding mask constants, and those calling them on ``self`` (in turn): a method may
+    return the masked value to the one that softmaxes it (FLX106 follows it there)."""
+    found = set(holders)
+    while True:
+        names = {members[m].name for m in found if 0 <= m < len(members) and members[m].kind == "def"}
+        callers = {m for m, read in reads.items() if m not in found and not names.isdisjoint(read)}
+        if not callers:
+            return found
+        found |= callers
 
 
 def _attended_names(receiver: ast.expr, frame: _Frame) -> set[str]:

@@ -414,6 +414,9 @@ class NumericsCollector:
         self._reported: set[int] = set()
         self._tentative: list[Upcast] = []
         self._escaped: set[int] = set()
+        from flaxprec.masks import MaskFollower  # it reads this module's tables
+
+        self.masks = MaskFollower(self)  # FLX106: where the mask constants go
 
     # -- scopes ------------------------------------------------------------------------------------------
 
@@ -433,6 +436,7 @@ class NumericsCollector:
 
     def leave_class(self) -> None:
         self._classes.pop()
+        self.masks.leave_class()
 
     def enter_function(self, node: cst.FunctionDef, owner: Owner | None) -> None:
         """Start evaluating a method of a Module class (or a function nested in one); else stop."""
@@ -465,6 +469,7 @@ class NumericsCollector:
             self._tentative.clear()
             self._escaped.clear()
             self.vals.clear()
+            self.masks.leave_function()
 
     # -- values ------------------------------------------------------------------------------------------
 
@@ -995,7 +1000,8 @@ class NumericsCollector:
             ):
                 continue
             self._reported.add(id(node))
-            self.facts.mask_constants.append(MaskConstant(node, value < 0, math.isinf(value), self._site()))
+            # A candidate: a finding once its value reaches a softmax in half precision (flaxprec.masks).
+            self.masks.candidate(node, MaskConstant(node, value < 0, math.isinf(value), self._site()))
 
     # -- binding -------------------------------------------------------------------------------------------
 
@@ -1073,6 +1079,33 @@ NUMERICS_HANDLERS: dict[type[cst.CSTNode], Callable[[NumericsCollector, Any], No
     cst.Return: NumericsCollector._escape_value,
     cst.Yield: NumericsCollector._escape_value,
 }
+
+
+def _following(handler: Callable[[NumericsCollector, Any], None]) -> Callable[[NumericsCollector, Any], None]:
+    """The handler, then FLX106's follower (while a class holds mask constants)."""
+
+    def run(collector: NumericsCollector, node: cst.CSTNode) -> None:
+        handler(collector, node)
+        if collector.masks.live:
+            collector.masks.follow(node)
+
+    return run
+
+
+for _type in (
+    cst.Name,
+    cst.Attribute,
+    cst.Subscript,
+    cst.UnaryOperation,
+    cst.BinaryOperation,
+    cst.Call,
+    cst.IfExp,
+    cst.Assign,
+    cst.AnnAssign,
+    cst.AugAssign,
+    cst.Return,
+):
+    NUMERICS_HANDLERS[_type] = _following(NUMERICS_HANDLERS[_type])
 
 BRANCHES = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match)
 
