@@ -39,6 +39,18 @@ class LabelError(ValueError):
     """A row of labels.tsv that is not well formed (the message names the row)."""
 
 
+# True findings the tool no longer reports, each with why it cannot tell (the label stays true: a fact about
+# the code). The tests fail on any other lost true finding, and on one of these when it is found again.
+KNOWN_MISSES: dict[Key, str] = {
+    (release, f"transformers/models/big_bird/modeling_flax_big_bird.py:{line}:45", "FLX106"): (
+        "FLX106 follows a constant to a softmax-like consumer (issue 20); these QA logits are returned, the "
+        "softmax is in a training script elsewhere, and `logits_mask`'s dtype is unknown (float32 would "
+        "make the difference float32, no overflow): the tool cannot tell"
+    )
+    for release, line in (("transformers-4.21.0", 2356), ("transformers-4.46.3", 2408))
+}
+
+
 @functools.cache
 def labels() -> dict[Key, Label]:
     """Every label, by key; raises :class:`LabelError` on a malformed or repeated row."""
