@@ -66,6 +66,18 @@ def test_an_upper_case_noqa_suppresses_as_ruff_s_does(tree: Path) -> None:
     assert run("check", "--no-cache", "pkg/upper.py").exit_code == 0
 
 
+def test_blanket_noqa_is_reported_only_with_noqa_blanket_unused(tree: Path) -> None:
+    """FLX901 leaves a blanket ``# noqa`` to flake8 and ruff unless the project opts in; the option is part
+    of the cache key, so a cached run does not answer for the other setting."""
+    clean = tree / "pkg" / "clean.py"
+    clean.write_text(CLEAN.replace("class Block(nn.Module):", "class Block(nn.Module):  # noqa"))
+    assert run("check", "pkg/clean.py", "--extend-select", "FLX901").exit_code == 0
+    (tree / "pyproject.toml").write_text("[tool.flaxprec]\nnoqa-blanket-unused = true\n")
+    result = run("check", "pkg/clean.py", "--extend-select", "FLX901", "--unsafe-fixes")
+    assert result.exit_code == 1
+    assert "pkg/clean.py:5:26: FLX901 [*] Unused blanket `noqa` directive" in result.output.splitlines()
+
+
 def test_clean_exit_0_and_exit_zero(tree: Path) -> None:
     assert run("check", "pkg/clean.py").exit_code == 0
     assert run("check", "pkg", "--exit-zero").exit_code == 0

@@ -56,6 +56,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         respect-gitignore = false
         unsafe-fixes = true
         allow-half-params = true
+        noqa-blanket-unused = true
         preview = true
 
         [tool.flaxprec.layers]
@@ -74,6 +75,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     assert settings.respect_gitignore is False
     assert settings.unsafe_fixes is True
     assert settings.allow_half_params is True
+    assert settings.noqa_blanket_unused is True
     assert settings.preview is True
     assert settings.layers == (
         LayerConfig("mypkg.layers.ParallelDense", 2, 3, "dense"),
@@ -93,6 +95,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.exclude == DEFAULT_EXCLUDE
     assert settings.respect_gitignore is True
     assert settings.unsafe_fixes is settings.allow_half_params is settings.preview is False
+    assert settings.noqa_blanket_unused is False
     assert settings.layers == ()
 
 
@@ -148,6 +151,10 @@ def test_layers_work_with_the_catalogue(tmp_path: Path) -> None:
         ("unsafe-fixes = 1", "`unsafe-fixes`: expected a boolean (true or false), got an integer"),
         ("allow-half-params = []", "`allow-half-params`: expected a boolean"),
         ("preview = 0", "`preview`: expected a boolean"),
+        (
+            'noqa-blanket-unused = "yes"',
+            "`noqa-blanket-unused`: expected a boolean (true or false), got a string",
+        ),
         (
             'per-file-ignores = ["tests/*"]',
             "`per-file-ignores`: expected a table of glob -> list of rule codes",
@@ -517,6 +524,7 @@ def test_cache_key_is_stable_and_sensitive(tmp_path: Path) -> None:
     assert a.cache_key() != a.with_overrides(ignore=["FLX001"]).cache_key()
     assert a.cache_key() != a.with_overrides(allow_half_params=True).cache_key()
     assert a.cache_key() != load(tmp_path, 'select = ["FLX0"]\npreview = true').cache_key()
+    assert a.cache_key() != load(tmp_path, 'select = ["FLX0"]\nnoqa-blanket-unused = true').cache_key()
 
 
 def test_cache_key_depends_on_the_normalised_root() -> None:

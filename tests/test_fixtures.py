@@ -19,6 +19,7 @@ from flaxprec.discover import Discovery
 from flaxprec.engine import Checker
 
 MARKER = re.compile(r"\bFLX\d{3}\b")
+NOQA_MARKER = re.compile(r"\s*FLX\d{3}(?:[\s,]+FLX\d{3})*\s*")
 
 
 def _cases() -> list[Path]:
@@ -39,9 +40,15 @@ def _markers(path: Path) -> set[tuple[str, int, str]]:
             continue
         tokens = tokenize.generate_tokens(io.StringIO(file.read_text(encoding="utf-8-sig")).readline)
         for token in tokens:
-            if token.type == tokenize.COMMENT and "noqa" not in token.string.lower():
-                for code in MARKER.findall(token.string):
-                    found.add((_rel(file), token.start[0], code))
+            if token.type != tokenize.COMMENT:
+                continue
+            # The codes of a noqa directive are not markers; a line with one is marked in a last comment
+            # part that holds only codes (the directive, then two blanks, a hash and FLX901).
+            text = token.string if "noqa" not in token.string.lower() else token.string.rsplit("#", 1)[1]
+            if "noqa" in token.string.lower() and not NOQA_MARKER.fullmatch(text):
+                continue
+            for code in MARKER.findall(text):
+                found.add((_rel(file), token.start[0], code))
     return found
 
 

@@ -79,10 +79,26 @@ def test_parse_forms() -> None:
     index = parse_noqa(source, "m.py")
     assert index.directives == {
         1: NoqaDirective(1, None, 7, 13, 7, ()),
-        2: NoqaDirective(2, frozenset({"FLX001"}), 7, 21, 7, ("FLX001",)),
-        3: NoqaDirective(3, frozenset({"FLX001", "FLX002"}), 7, 27, 7, ("FLX001", "FLX002")),
-        4: NoqaDirective(4, frozenset({"FLX001", "FLX002", "E501"}), 7, 35, 7, ("FLX001", "FLX002", "E501")),
-        5: NoqaDirective(5, frozenset({"FLX003"}), 23, 37, 7, ("FLX003",)),
+        2: NoqaDirective(2, frozenset({"FLX001"}), 7, 21, 7, ("FLX001",), (("FLX001", 15, 21),)),
+        3: NoqaDirective(
+            3,
+            frozenset({"FLX001", "FLX002"}),
+            7,
+            27,
+            7,
+            ("FLX001", "FLX002"),
+            (("FLX001", 14, 20), ("FLX002", 21, 27)),
+        ),
+        4: NoqaDirective(
+            4,
+            frozenset({"FLX001", "FLX002", "E501"}),
+            7,
+            35,
+            7,
+            ("FLX001", "FLX002", "E501"),
+            (("FLX001", 15, 21), ("FLX002", 22, 28), ("E501", 31, 35)),
+        ),
+        5: NoqaDirective(5, frozenset({"FLX003"}), 23, 37, 7, ("FLX003",), (("FLX003", 31, 37),)),
         8: NoqaDirective(8, None, 7, 12, 7, ()),
     }
     assert index.file_directives == []
@@ -207,9 +223,29 @@ def test_file_level_inside_string_is_ignored() -> None:
 # -- FLX901 unused-noqa ------------------------------------------------------------------------------------
 
 
-def test_unused_blanket() -> None:
+def test_blanket_and_other_tools_directives_are_left_alone() -> None:
+    """A blanket directive is every linter's (flake8's ``# noqa E722`` and ``# noqa #type:ignore`` are
+    blanket too), and one naming only other tools' codes is theirs: no finding, whatever the line holds."""
+    source = src(
+        """
+        a = 1  # noqa
+        b = 2  # NOQA
+        c = 3  #noqa
+        d = 4  # noqa: E501
+        e = 5  # noqa E722
+        f = 6  # noqa F403
+        g = 7  # noqa #type:ignore
+        h = 8  # noqa: E501, W291
+        i = 9  # noqa FLX001
+        """
+    )
+    assert unused_of(source, [diag("FLX001", 10)]) == []
+    assert unused_of(source, [], is_enabled=lambda code: True) == []
+
+
+def test_unused_blanket_with_the_option() -> None:
     source = "a = 1  # noqa\nb = 2\n"
-    [finding] = unused_of(source, [diag("FLX001", 2)])
+    [finding] = unused_of(source, [diag("FLX001", 2)], report_blanket=True)
     assert (finding.code, finding.name, finding.filename) == ("FLX901", "unused-noqa", "m.py")
     assert finding.message == "Unused blanket `noqa` directive"
     assert (finding.location, finding.end_location) == (Location(1, 8), Location(1, 14))
@@ -218,6 +254,9 @@ def test_unused_blanket() -> None:
     # Other linters honour a blanket directive too: removing it is not safe.
     assert finding.fix.applicability is Applicability.UNSAFE
     assert fix_all(source, [finding]) == "a = 1\nb = 2\n"
+    # Still only directives that suppress nothing; codes of other tools stay theirs.
+    assert unused_of("a = 1  # noqa\n", [diag("FLX001", 1)], report_blanket=True) == []
+    assert unused_of("a = 1  # noqa: E501\n", [], report_blanket=True) == []
 
 
 def test_used_blanket_is_not_reported() -> None:
@@ -230,8 +269,37 @@ def test_unused_code() -> None:
     assert finding.message == "Unused `noqa` directive (unused: `FLX002`)"
     assert finding.fix is not None
     assert finding.fix.applicability is Applicability.SAFE
-    assert finding.fix.edits == (ReplaceText(1, 7, 29, "# noqa: FLX001"),)
+    assert finding.fix.edits == (ReplaceText(1, 15, 29, "FLX001"),)
     assert fix_all(source, [finding]) == "a = 1  # noqa: FLX001\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "fixed"),
+    [
+        ("a = 1  # noqa: E501, FLX001\n", "a = 1  # noqa: E501\n"),
+        ("a = 1  # noqa: FLX001, E501\n", "a = 1  # noqa: E501\n"),
+        ("a = 1  # noqa:e501 ,  flx001,W291  # why\n", "a = 1  # noqa:e501,W291  # why\n"),
+        ("a = 1  # NoQA: E501,FLX001 FLX002  W291\n", "a = 1  # NoQA: E501  W291\n"),
+        ("a = 1  # noqa: FLX001, E501, FLX001\n", "a = 1  # noqa: E501\n"),
+    ],
+)
+def test_mixed_directive_keeps_other_tools_codes_as_written(line: str, fixed: str) -> None:
+    [finding] = unused_of(line, [])
+    assert "E501" not in finding.message and "W291" not in finding.message
+    assert finding.fix is not None
+    assert finding.fix.applicability is Applicability.SAFE
+    assert fix_all(line, [finding]) == fixed
+
+
+def test_unknown_flx_code_is_reported() -> None:
+    source = "a = 1  # noqa: FLX999, E501\nb = 2  # noqa: FLX001, FLX01\n"
+    first, second = unused_of(source, [diag("FLX001", 2)], is_enabled=lambda code: False)
+    assert first.message == "Unused `noqa` directive (not a flaxprec code: `FLX999`)"
+    assert second.message == "Unused `noqa` directive (not a flaxprec code: `FLX01`)"
+    assert fix_all(source, [first, second]) == "a = 1  # noqa: E501\nb = 2  # noqa: FLX001\n"
+    [both] = unused_of("a = 1  # noqa: FLX002, FLX999\n", [])
+    assert both.message == "Unused `noqa` directive (unused: `FLX002`; not a flaxprec code: `FLX999`)"
+    assert fix_all("a = 1  # noqa: FLX002, FLX999\n", [both]) == "a = 1\n"
 
 
 def test_all_codes_unused_removes_the_comment() -> None:
@@ -266,7 +334,7 @@ def test_unused_directive_keeps_other_comment_text() -> None:
         # noqa
         """
     )
-    unused = unused_of(source, [])
+    unused = unused_of(source, [], report_blanket=True)
     assert [d.location.row for d in unused] == [1, 2, 3, 4]
     assert fix_all(source, unused) == "a = 1  # type: ignore\nb = 2  # keep me\nc = 3  # reason given\n\n"
 
@@ -274,6 +342,18 @@ def test_unused_directive_keeps_other_comment_text() -> None:
 def test_unused_noqa_can_be_suppressed() -> None:
     assert unused_of("a = 1  # noqa: FLX001, FLX901\n", []) == []
     assert unused_of("# flaxprec: noqa: FLX901\na = 1  # noqa: FLX001\n", []) == []
+
+
+def test_unused_file_level_codes() -> None:
+    source = "# flaxprec: noqa: FLX001, E501, FLX002\na = 1\n"
+    [finding] = unused_of(source, [diag("FLX001", 2)])
+    assert finding.message == "Unused `noqa` directive (unused: `FLX002`)"
+    assert finding.location == Location(1, 1)
+    assert fix_all(source, [finding]) == "# flaxprec: noqa: FLX001, E501\na = 1\n"
+    [finding] = unused_of("# flaxprec: noqa: FLX001\na = 1\n", [])
+    assert fix_all("# flaxprec: noqa: FLX001\na = 1\n", [finding]) == "\na = 1\n"
+    # A blanket file-level directive exempts the file from FLX901 too.
+    assert unused_of("# flaxprec: noqa\na = 1\n", [], report_blanket=True) == []
 
 
 def test_file_level_suppression_does_not_use_line_directives() -> None:

@@ -165,7 +165,9 @@ def _checker(settings: Settings) -> Checker:
     return Checker(
         catalogue=catalogue,
         select=lambda rule, filename: settings.is_selected(rule.code, rule.default_on, filename=filename),
-        context=RuleContext(allow_half_params=settings.allow_half_params),
+        context=RuleContext(
+            allow_half_params=settings.allow_half_params, noqa_blanket_unused=settings.noqa_blanket_unused
+        ),
     )
 
 

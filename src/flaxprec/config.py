@@ -171,6 +171,7 @@ class Settings:
     respect_gitignore: bool = True
     unsafe_fixes: bool = False
     allow_half_params: bool = False
+    noqa_blanket_unused: bool = False
     preview: bool = False
     layers: tuple[LayerConfig, ...] = ()
     conventions: ConventionsConfig = field(default_factory=ConventionsConfig)
@@ -362,6 +363,7 @@ class Settings:
             "per_file_ignores": self.per_file_ignores,
             "unsafe_fixes": self.unsafe_fixes,
             "allow_half_params": self.allow_half_params,
+            "noqa_blanket_unused": self.noqa_blanket_unused,
             "preview": self.preview,
             "layers": [dataclasses.astuple(layer) for layer in self.layers],
             "conventions": dataclasses.astuple(self.conventions),
@@ -449,6 +451,7 @@ _BOOL_KEYS = {
     "respect-gitignore": "respect_gitignore",
     "unsafe-fixes": "unsafe_fixes",
     "allow-half-params": "allow_half_params",
+    "noqa-blanket-unused": "noqa_blanket_unused",
     "preview": "preview",
 }
 _SELECTOR_KEYS = {"select": "select", "extend-select": "extend_select", "ignore": "ignore"}

@@ -287,7 +287,9 @@ class Checker:
             sketch = unit.gate_sketch() if sliced else None
             starts = [statement.start for statement in sketch] if sketch is not None else None
             noqa = parse_noqa(unit.text, unit.filename, starts)
-            kept, unused = apply_noqa(found, noqa, is_enabled=enabled)
+            kept, unused = apply_noqa(
+                found, noqa, is_enabled=enabled, report_blanket=self.context.noqa_blanket_unused
+            )
             found = kept + (unused if enabled("FLX901") else [])
         return model, sorted(found, key=Diagnostic.sort_key)
 

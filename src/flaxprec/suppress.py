@@ -47,6 +47,7 @@ _FILE_NOQA_RE = re.compile(
     rf"#\s*flaxprec\s*:\s*noqa(?![^\s:])(?:\s*:\s*(?P<codes>{_CODES}))?", re.IGNORECASE
 )
 _CODE_SPLIT_RE = re.compile(r"[\s,]+")
+_CODE_RE = re.compile(r"[A-Za-z]+[0-9]+")
 _MENTION_RE = re.compile("noqa", re.IGNORECASE)  # what every directive holds, in any case (upper too)
 # Codes of this tool; other codes in a shared directive (E501 next to FLX001) belong to other linters.
 _OWN_CODE_RE = re.compile(r"FLX[0-9]+\Z")
@@ -62,7 +63,8 @@ class NoqaDirective:
     Columns are 0-based character offsets into the line: ``start_col`` is the directive's ``#``, ``end_col``
     is just past its last code (or past ``noqa``). ``comment_col`` is where the whole comment starts (a
     directive may follow other comment text: ``# type: ignore  # noqa``); ``raw_codes`` keeps the codes in
-    the order written, for rewriting.
+    the order written; ``code_spans`` each code as written (any case, repeats included) with its columns, so
+    that a fix removes one code and leaves the others byte for byte.
     """
 
     row: int
@@ -71,6 +73,7 @@ class NoqaDirective:
     end_col: int
     comment_col: int = -1
     raw_codes: tuple[str, ...] = ()
+    code_spans: tuple[tuple[str, int, int], ...] = ()
     line: str = field(default="", compare=False, repr=False)
 
     @property
@@ -180,6 +183,16 @@ def _windows(lines: list[str], starts: Sequence[int]) -> list[tuple[int, int]]:
     return sorted(windows.items())
 
 
+def _spans(match: re.Match[str], col: int) -> tuple[tuple[str, int, int], ...]:
+    """Each code of a directive match, upper-cased, with its columns in the line (``col``: the comment's)."""
+    if match.group("codes") is None:
+        return ()
+    base = col + match.start("codes")
+    return tuple(
+        (m.group().upper(), base + m.start(), base + m.end()) for m in _CODE_RE.finditer(match["codes"])
+    )
+
+
 def _directive(index: NoqaIndex, comment: str, row: int, col: int, line: str) -> None:
     """Record the directives of one comment (``col``: its column in the line, a BOM counted)."""
     line = _body(line)
@@ -189,7 +202,14 @@ def _directive(index: NoqaIndex, comment: str, row: int, col: int, line: str) ->
         codes = _parse_codes(file_match.group("codes"))
         index.file_directives.append(
             NoqaDirective(
-                row, frozenset(codes) if codes else None, col, col + file_match.end(), col, codes, line
+                row,
+                frozenset(codes) if codes else None,
+                col,
+                col + file_match.end(),
+                col,
+                codes,
+                _spans(file_match, col),
+                line,
             )
         )
     # After a file-level directive, the same comment may still hold a line one (``--add-noqa`` appends).
@@ -203,6 +223,7 @@ def _directive(index: NoqaIndex, comment: str, row: int, col: int, line: str) ->
             end_col=col + match.end(),
             comment_col=col,
             raw_codes=codes,
+            code_spans=_spans(match, col),
             line=line,
         )
 
@@ -219,19 +240,36 @@ def apply_noqa(
     index: NoqaIndex,
     *,
     is_enabled: Callable[[str], bool] | None = None,
+    is_known: Callable[[str], bool] | None = None,
+    report_blanket: bool = False,
 ) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """Split ``diagnostics`` into those no directive suppresses, and FLX901 findings for unused directives.
 
+    Only this tool's directives can be unused: the ``FLX`` codes of a ``# noqa: ...`` and of a
+    ``# flaxprec: noqa: ...``. Codes of other tools (``E501``) are never reported and a fix keeps them as
+    written; a blanket ``# noqa`` (``# noqa E722`` and ``# noqa #type:ignore`` are blanket too) belongs to
+    every linter and is reported only with ``report_blanket`` (``noqa-blanket-unused = true``). A blanket
+    ``# flaxprec: noqa`` exempts the file from FLX901 too.
+
     ``is_enabled`` tells whether a rule ran on this file: a ``# noqa: FLX005`` is not "unused" in a run that
     did not check FLX005 (ruff calls these non-enabled; reporting them would make ``--select`` runs strip
-    directives a full run needs). It is called with every ``FLX`` code a directive names, including codes
-    no rule has (those count as unused when it returns true). Codes of other tools (``E501``) are never
-    reported. Whether FLX901 itself is selected is the caller's business.
+    directives a full run needs). ``is_known`` tells whether a code is a rule of this tool (by default, the
+    registry's); an ``FLX`` code that is none (``FLX999``, a typo) suppresses nothing and is always reported.
+    Whether FLX901 itself is selected is the caller's business.
     """
+    if is_known is None:
+        from flaxprec.rules import rule_by_code
+
+        def is_known(code: str) -> bool:
+            return rule_by_code(code) is not None
+
     kept: list[Diagnostic] = []
     used: dict[int, set[str]] = {}
+    file_used: list[set[str]] = [set() for _ in index.file_directives]
     for diagnostic in diagnostics:
-        if index.file_suppresses(diagnostic.code):
+        exempt = next((i for i, d in enumerate(index.file_directives) if d.suppresses(diagnostic.code)), None)
+        if exempt is not None:
+            file_used[exempt].add(diagnostic.code)
             continue
         for row in _rows(diagnostic):
             directive = index.directives.get(row)
@@ -242,12 +280,18 @@ def apply_noqa(
             kept.append(diagnostic)
     if index.file_suppresses(UNUSED_NOQA_CODE):
         return kept, []
+    candidates = [
+        *((d, u) for d, u in zip(index.file_directives, file_used, strict=True) if not d.is_blanket),
+        *((index.directives[row], used.get(row, set())) for row in sorted(index.directives)),
+    ]
     unused = [
         finding
-        for row in sorted(index.directives)
-        if (finding := _unused_finding(index.directives[row], used.get(row, set()), index, is_enabled))
+        for directive, directive_used in candidates
+        if (
+            finding := _unused_finding(directive, directive_used, index, is_enabled, is_known, report_blanket)
+        )
     ]
-    return kept, unused
+    return kept, sorted(unused, key=lambda d: (d.location.row, d.location.column))
 
 
 def _unused_finding(
@@ -255,10 +299,12 @@ def _unused_finding(
     used: set[str],
     index: NoqaIndex,
     is_enabled: Callable[[str], bool] | None,
+    is_known: Callable[[str], bool],
+    report_blanket: bool,
 ) -> Diagnostic | None:
     applicability = Applicability.SAFE
     if directive.is_blanket:
-        if used:
+        if used or not report_blanket:
             return None
         message = "Unused blanket `noqa` directive"
         edit = _remove_directive(directive)
@@ -267,21 +313,18 @@ def _unused_finding(
     else:
         if UNUSED_NOQA_CODE in directive.raw_codes:
             return None
-        unused = [
-            code
-            for code in directive.raw_codes
-            if _OWN_CODE_RE.match(code) and code not in used and (is_enabled is None or is_enabled(code))
-        ]
-        if not unused:
+        own = [code for code in directive.raw_codes if _OWN_CODE_RE.match(code) and code not in used]
+        unknown = [code for code in own if not is_known(code)]
+        unused = [code for code in own if code not in unknown and (is_enabled is None or is_enabled(code))]
+        if not unused and not unknown:
             return None
-        message = f"Unused `noqa` directive (unused: {', '.join(f'`{c}`' for c in unused)})"
-        remaining = [code for code in directive.raw_codes if code not in unused]
-        if remaining:
-            edit = ReplaceText(
-                directive.row, directive.start_col, directive.end_col, "# noqa: " + ", ".join(remaining)
-            )
-        else:
-            edit = _remove_directive(directive)
+        parts = []
+        if unused:
+            parts.append(f"unused: {', '.join(f'`{c}`' for c in unused)}")
+        if unknown:
+            parts.append(f"not a flaxprec code: {', '.join(f'`{c}`' for c in unknown)}")
+        message = f"Unused `noqa` directive ({'; '.join(parts)})"
+        edit = _remove_codes(directive, {*unused, *unknown})
     return Diagnostic(
         code=UNUSED_NOQA_CODE,
         name=UNUSED_NOQA_NAME,
@@ -293,6 +336,24 @@ def _unused_finding(
         fix=Fix(UNUSED_NOQA_FIX_TITLE, applicability, (edit,), text=(edit.as_text(),)),
         statement_row=directive.row,
     )
+
+
+def _remove_codes(directive: NoqaDirective, removed: set[str]) -> ReplaceText:
+    """The edit that removes the ``removed`` codes of a directive; every other code is kept as written, with
+    the separator written before it (``# noqa: E501 ,FLX001, W291`` becomes ``# noqa: E501, W291``). The
+    whole directive goes when no code is left."""
+    spans = directive.code_spans
+    if all(code in removed for code, _, _ in spans):
+        return _remove_directive(directive)
+    line = directive.line
+    out: list[str] = []
+    for i, (code, start, end) in enumerate(spans):
+        if code in removed:
+            continue
+        if out:
+            out.append(line[spans[i - 1][2] : start])  # the separator written before this code
+        out.append(line[start:end])
+    return ReplaceText(directive.row, spans[0][1], spans[-1][2], "".join(out))
 
 
 def _remove_directive(directive: NoqaDirective) -> ReplaceText:
@@ -308,6 +369,10 @@ def _remove_directive(directive: NoqaDirective) -> ReplaceText:
         # A directive followed by an explanation keeps the explanation as a comment.
         stripped = rest.lstrip(" \t")
         skip = len(rest) - len(stripped)
+        if _NOQA_RE.match(stripped):
+            # A line directive after a file-level one (``--add-noqa`` appends it there) may be removed by
+            # the same run: its edit takes the blanks before it, this one must stop short of them.
+            return ReplaceText(directive.row, start, end, "")
         return ReplaceText(directive.row, start, end + skip, "" if stripped.startswith("#") else "# ")
     return ReplaceText(directive.row, ws_start, end, "")
 

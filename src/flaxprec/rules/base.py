@@ -22,6 +22,9 @@ class RuleContext:
     """Per-run settings the rules may consult."""
 
     allow_half_params: bool = False
+    # FLX901 reports an unused blanket noqa directive too (``noqa-blanket-unused``); by default it is
+    # left to the other tools that read it.
+    noqa_blanket_unused: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """FLX901 unused-noqa: a ``# noqa`` directive that suppresses nothing.
 
 Stale suppressions hide the next real finding on that line. The engine produces it after suppression
-(``flaxprec.suppress``), with a fix that removes the unused code or the whole comment.
+(``flaxprec.suppress``), with a fix that removes the unused code or the whole comment. Only this tool's
+codes are judged: a blanket directive or another tool's code is left alone (``noqa-blanket-unused = true``
+reports unused blanket directives too); an FLX code that is no rule is always unused.
 """
 
 from __future__ import annotations
