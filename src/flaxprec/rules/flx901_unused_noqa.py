@@ -15,6 +15,6 @@ RULE = Rule(
     name="unused-noqa",
     summary="Unused `noqa` directive",
     check=None,
-    # Opt-in, like ruff's RUF100: projects that also run flake8/ruff keep blanket ``# noqa`` comments.
+    # Opt-in, like ruff's RUF100: projects that also run flake8/ruff keep their blanket directives.
     default_on=False,
 )
