@@ -35,6 +35,7 @@ from flaxprec.cache import (
 )
 from flaxprec.deep import retry_when_deep
 from flaxprec.diagnostics import ANALYSIS_ERROR, CallEdit, Diagnostic, Location, ReplaceNode, is_tool_error
+from flaxprec.fix_guard import drop_target_fixes
 from flaxprec.fix_text import attach_text_edits
 from flaxprec.imports import module_name_for
 from flaxprec.rules import Rule, RuleContext, all_rules, rule_by_code
@@ -225,6 +226,7 @@ class Checker:
         rules = [rule for rule in self.rules_for(model.filename) if rule.check is not None]
         diagnostics = [d for rule in rules for d in rule.check(model, self.context)]
         if diagnostics:
+            drop_target_fixes(model.module, diagnostics)  # no fix rewrites what a statement binds
             locate(model.module, text, diagnostics, lines, model.places, texts=self.fix_texts)
         return diagnostics
 

@@ -31,18 +31,26 @@ def attach_text_edits(
 ) -> None:
     """Set ``fix.text`` on every finding whose fix is call-argument edits only (``row`` maps slice rows).
 
+    A fix whose text, applied alone, does not parse is dropped here (:mod:`flaxprec.fix_guard`): asked
+    once per fix, before any report shows it or the cache keeps it.
+
     ``text`` is what ``module`` was parsed from: reading its lines costs nothing, printing the module would.
     """
+    import libcst as cst
+
     from flaxprec.call_rewrite import RewriteError, rewrite_call
+    from flaxprec.fix_guard import ParseCheck
     from flaxprec.suppress import split_lines
 
     lines = split_lines(text)
+    parses = ParseCheck(text, lines)
     for diagnostic in diagnostics:
         fix = diagnostic.fix
         if fix is None or fix.imports or fix.text is not None:
             continue
         calls: dict[int, tuple[cst.Call, list[CallOp], tuple[str, ...]]] = {}
-        replacements: list[TextEdit] = []
+        comments: list[TextEdit] = []  # rows of the file
+        local: list[TextEdit] = []  # rows of ``text``
         for edit in fix.edits:
             if isinstance(edit, CallEdit) and edit.call in positions:
                 call, ops, signature = calls.setdefault(id(edit.call), (edit.call, [], edit.signature))
@@ -50,15 +58,12 @@ def attach_text_edits(
                 if len(edit.signature) > len(signature):
                     calls[id(edit.call)] = (call, ops, edit.signature)
             elif isinstance(edit, ReplaceText):
-                replacements.append(edit.as_text())
+                comments.append(edit.as_text())
             elif isinstance(edit, ReplaceNode) and edit.node in positions:
                 replaced = _replaced_text(edit, diagnostic.statement_node or module)
-                if replaced is None:
+                if replaced is None or not _placed(module, lines, edit.node, positions[edit.node]):
                     break
-                span = positions[edit.node]  # excludes the node's own parentheses, which stay
-                start = Location(row(span.start.line), span.start.column + 1)
-                end = Location(row(span.end.line), span.end.column + 1)
-                replacements.append(TextEdit(start, end, replaced))
+                local.append(_local_edit(positions[edit.node], replaced))  # the node's parentheses stay
             else:
                 break
         else:
@@ -66,15 +71,58 @@ def attach_text_edits(
                 for call, ops, signature in calls.values():
                     new = rewrite_call(call, ops, signature).with_changes(lpar=(), rpar=())
                     span = positions[call]  # excludes the call's own parentheses, as ``new`` now does
+                    if not _placed(module, lines, call, span):
+                        raise _NoContext
                     content = _in_context(module, lines, call, span, module.code_for_node(new))
-                    start = Location(row(span.start.line), span.start.column + 1)
-                    end = Location(row(span.end.line), span.end.column + 1)
-                    replacements.append(TextEdit(start, end, content))
+                    local.append(_local_edit(span, content))
             except (RewriteError, _NoContext):
                 continue
+            statement = diagnostic.statement_node
+            rows = None
+            if isinstance(statement, (cst.BaseStatement, cst.BaseSmallStatement)) and statement in positions:
+                rows = (positions[statement].start.line, positions[statement].end.line)
+            if not parses(local, rows):
+                diagnostic.fix = None  # never advertised, never cached, never applied
+                continue
+            replacements = comments + [
+                TextEdit(
+                    Location(row(e.location.row), e.location.column),
+                    Location(row(e.end_location.row), e.end_location.column),
+                    e.content,
+                )
+                for e in local
+            ]
             diagnostic.fix = dataclasses.replace(
                 fix, text=tuple(sorted(replacements, key=lambda e: e.location))
             )
+
+
+def _placed(module: cst.Module, lines: list[str], node: cst.CSTNode, span: CodeRange) -> bool:
+    """Does the text at ``span`` begin and end as ``node`` is printed (without its parentheses)?
+
+    Where libcst does not give a file back exactly (a form feed in an indentation), its columns count the
+    text it prints, not the file's: an edit at them would land elsewhere. No text edit is given then.
+    """
+    if getattr(node, "lpar", None):
+        node = node.with_changes(lpar=(), rpar=())  # type: ignore[attr-defined]
+    printed = module.code_for_node(node).splitlines() or [""]
+    if not 1 <= span.start.line <= span.end.line <= len(lines):
+        return False
+    first = lines[span.start.line - 1].rstrip("\r\n")
+    if span.start.line == span.end.line:
+        return len(printed) == 1 and first[span.start.column : span.end.column] == printed[0]
+    last = lines[span.end.line - 1].rstrip("\r\n")
+    return (
+        len(printed) > 1
+        and first[span.start.column :] == printed[0]
+        and last[: span.end.column].endswith(printed[-1])
+    )
+
+
+def _local_edit(span: CodeRange, content: str) -> TextEdit:
+    """``content`` over ``span`` (rows of the parsed text, 1-based columns)."""
+    start, end = span.start, span.end
+    return TextEdit(Location(start.line, start.column + 1), Location(end.line, end.column + 1), content)
 
 
 def _replaced_text(edit: ReplaceNode, root: cst.CSTNode) -> str | None:
