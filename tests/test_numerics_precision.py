@@ -3,8 +3,9 @@
 ``tests/realcode/labels.tsv`` holds every finding these rules make on the pinned corpus (transformers
 4.46.3, diffusers 0.30.3, flax 0.8.5: every ``.py`` file, ``tests/corpus.py``), each read in the source and
 labelled true or false with a one-line reason (it labels more releases and rules: test_precision.py). The
-corpus test asserts that the findings *are* the labelled set: a new finding must be reviewed and labelled,
-a lost one explained. Precision per rule comes from the labels, and
+corpus test asserts that every finding is labelled (a new one must be reviewed) and every true label still
+found; a false label whose finding is gone stays, as a fact about the code. Precision per rule comes from the
+labels, and
 it decides the default: a rule is on by default only at >= 90% precision with at least ``MIN_TRUE`` true
 findings (fewer measure nothing); otherwise it is opt-in and its doc says so, quoting the numbers.
 """
@@ -41,7 +42,9 @@ def test_findings_are_exactly_the_labelled_ones(release: str) -> None:
     labelled = {key for key in numerics_labels() if key[0] == release}
     found = {key for key in findings(release) if key[2] in CODES}
     assert sorted(found - labelled) == [], "new findings: review them and label them in labels.tsv"
-    assert sorted(labelled - found) == [], "labelled findings no longer reported"
+    # A false label whose finding is gone is progress (test_precision.py's policy); a true one must stay.
+    lost = sorted(key for key in labelled - found if numerics_labels()[key].true)
+    assert lost == [], "true findings no longer reported"
 
 
 @pytest.mark.parametrize("code", CODES)
