@@ -165,6 +165,20 @@ LOSSES = frozenset(
         "sigmoid_focal_loss",
     ]
 )
+# Arrays made float32 by default, not from the activations: random numbers and one-hot codes (FLX007).
+FRESH_FP32 = frozenset(
+    {
+        "jax.nn.one_hot",
+        "jax.random.normal",
+        "jax.random.uniform",
+        "jax.random.gumbel",
+        "jax.random.truncated_normal",
+        "jax.random.laplace",
+        "jax.random.logistic",
+        "jax.random.exponential",
+        "jax.random.cauchy",
+    }
+)
 MEANS = frozenset({"mean", "nanmean", "average"})
 VARIANCES = frozenset({"var", "std", "nanvar", "nanstd"})
 STATISTICS = {
@@ -218,6 +232,11 @@ class Val:
     unupcast: Prec | None = None
     flows: Flows = ()  # the float32 layer outputs this value still is (flaxprec.flow, FLX001)
     makes: Flows = ()  # a layer instance: the flows its calls return
+    # FLX007: float32 on purpose, a decision like ``dtype=jnp.float32``: an explicit cast to float32
+    # (``x.astype(jnp.float32)``, ``self.A_log.astype(jnp.float32)``), a fresh float32 array (random
+    # numbers, one-hot), or what is computed from them (a deliberate float32 island).
+    island: bool = False
+    act_dtype: bool = False  # FLX007: the dtype of activations that no upcast made float32 (``x.dtype``)
 
 
 UNKNOWN = Val(Origin.UNKNOWN)
@@ -261,6 +280,9 @@ class Upcast:
     verb: str
     other: Prec
     site: Site
+    # Parameters met later by the float32 result, not reported themselves (not the first upcast): fixing
+    # this upcast alone would make them the next ones, so its fix casts them too.
+    followers: list[cst.BaseExpression] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True)
@@ -333,6 +355,10 @@ class _Scope:
     parent: _Scope | None
     cls: _ClassScope
     locals: frozenset[str]  # names the function binds (a name not in env is then unknown, not global)
+    # Where each name was last bound: the arms (``if`` node id, 0 for its body, 1 for its ``else``) around it.
+    arms: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    # The values an ``else`` arm replaced, by ``if`` node id: joined back when that ``if`` ends.
+    replaced: dict[int, list[tuple[str, Val]]] = field(default_factory=dict)
 
 
 def promote(a: Prec, b: Prec) -> Prec:
@@ -457,6 +483,8 @@ class NumericsCollector:
                 continue
             annotation = dotted(param.annotation.annotation) if param.annotation is not None else None
             scalar = annotation is not None and annotation.split(".")[-1] in SCALAR_ANNOTATIONS
+            # ``temperature=1``: a parameter whose default is a number is a Python scalar too.
+            scalar = scalar or (param.default is not None and _number(param.default) is not None)
             env[name] = CONST if scalar else ACT
         frame = self.analyzer.frames[-1]
         self.scope = _Scope(owner, self_name, env, parent, cls, frozenset(frame.bindings))
@@ -515,7 +543,9 @@ class NumericsCollector:
         scope = self.scope
         assert scope is not None
         attr = node.attr.value
-        if attr in SHAPE_ATTRS:
+        if attr == "dtype":
+            self._set(node, _dtype_of(self.val(node.value)))
+        elif attr in SHAPE_ATTRS:
             self._set(node, CONST)
         elif isinstance(node.value, cst.Name) and node.value.value == scope.self_name:
             found = scope.cls.attrs.get(attr)
@@ -544,7 +574,9 @@ class NumericsCollector:
         prec = a.prec if a.prec is b.prec else Prec.UNKNOWN
         origin = _origin(a.origin, b.origin)
         flows, makes = join(a.flows, b.flows), join(a.makes, b.makes)
-        self._set(node, Val(origin, prec, pending=a.pending + b.pending, flows=flows, makes=makes))
+        island = a.island and b.island
+        pending = a.pending + b.pending
+        self._set(node, Val(origin, prec, pending=pending, flows=flows, makes=makes, island=island))
 
     # -- arithmetic ----------------------------------------------------------------------------------------
 
@@ -574,13 +606,25 @@ class NumericsCollector:
         for val in vals:
             origin, prec = _origin(origin, val.origin), promote(prec, val.prec)
             pending += val.pending
-        upcasting = verb is not None and origin is Origin.ACT and self._has_compute
+        acts = [v for v in vals if v.origin is Origin.ACT]
+        # Float32 on purpose (an explicit cast, a fresh float32 array): no parameter upcasts it, and an
+        # earlier upcast meeting it is not what makes the result float32 either.
+        island = _deliberate(vals, acts)
+        if island:
+            pending = ()
+        upcasting = verb is not None and origin is Origin.ACT and self._has_compute and not island
+        # In ``x * a + b`` the activations meeting ``b`` are float32 only because of ``a``: what they are
+        # once ``a`` is cast decides how ``b`` is reported (and whether its fix is safe).
+        settled = {_settled(v) for v in acts}
+        other = settled.pop() if len(settled) == 1 else Prec.UNKNOWN
+        # Activations that an earlier upcast made float32, and that nothing shows to be in the compute dtype
+        # once it is fixed: this operation makes nothing float32 that was not (report the first upcast only).
+        later = other is not Prec.COMPUTE and any(v.pending for v in acts)
         for val in vals:
-            if upcasting and _is_fp32_param(val):
-                # In ``x * a + b`` the activations meeting ``b`` are float32 only because of ``a``: what
-                # they are once ``a`` is cast decides how ``b`` is reported (and whether its fix is safe).
-                acts = {_settled(v) for v in vals if v.origin is Origin.ACT}
-                other = acts.pop() if len(acts) == 1 else Prec.UNKNOWN
+            if upcasting and later and _is_fp32_param(val):
+                first = next(u for v in acts for u in v.pending)
+                first.followers.append(val.param_node)
+            if upcasting and not later and _is_fp32_param(val):
                 upcast = Upcast(node, val.param_node, verb or "", other, self._site())
                 self._tentative.append(upcast)
                 pending += (upcast,)
@@ -597,6 +641,7 @@ class NumericsCollector:
             pending=pending,
             unupcast=fixed if pending else None,
             flows=self._meeting(vals) if any(v.flows for v in vals) else (),
+            island=island,
         )
 
     def _meeting(self, vals: Sequence[Val]) -> Flows:
@@ -744,13 +789,17 @@ class NumericsCollector:
         if all(v.origin is Origin.CONST for v in vals):
             return CONST  # math.sqrt(head_dim), len(x), int(...): plain numbers
         origin = _any_act(vals)
+        # Given only float32-on-purpose arrays (``pad(x_f32, n)``), what comes out is taken to be so too.
+        island = any(v.island for v in vals) and all(
+            v.island for v in vals if v.origin in (Origin.ACT, Origin.PARAM)
+        )
         if not helper:
-            return Val(origin, flows=flows)
+            return Val(origin, flows=flows, island=island)
         prec = Prec.WEAK
         for val in vals:
             if val.origin is not Origin.CONST:
                 prec = promote(prec, val.prec)
-        return Val(origin, Prec.UNKNOWN if prec is Prec.WEAK else prec, flows=flows)
+        return Val(origin, Prec.UNKNOWN if prec is Prec.WEAK else prec, flows=flows, island=island)
 
     def _method_call(
         self, node: cst.Call, func: cst.Attribute, args: list[cst.Arg], arg_vals: list[Val]
@@ -763,6 +812,9 @@ class NumericsCollector:
         if isinstance(func.value, cst.Name) and func.value.value == scope.self_name:
             if method == "param":
                 self._set(node, self._param(node, args, positional))
+            elif method == "promote_dtype" and _keyword(args, "dtype") is not None:
+                # nnx layers call flax's promote_dtype through an attribute (``self.promote_dtype``).
+                self._set(node, self._promote_dtype(arg_vals, _keyword(args, "dtype")))
             elif method in scope.cls.attrs:
                 self._set(node, self._opaque(arg_vals, helper=False, through=_first(args)))
             else:
@@ -772,6 +824,8 @@ class NumericsCollector:
         if method == "astype":
             target = positional[0] if positional else _keyword(args, "dtype")
             self._set(node, self._cast(node, base, target))
+        elif method == "promote_dtype" and _keyword(args, "dtype") is not None:
+            self._set(node, self._promote_dtype(arg_vals, _keyword(args, "dtype")))
         elif base.layer is not None:
             self._set(node, self._layer_call(base, arg_vals))  # embed.attend(x)
         elif method in MEANS or method in VARIANCES:
@@ -808,6 +862,11 @@ class NumericsCollector:
             self._set(node, self._opaque(arg_vals, helper=False))
         elif qualified in NNX_PARAM_NAMES:
             self._set(node, self._nnx_param(first))
+        elif qualified.startswith("flax.") and short == "promote_dtype" and _keyword(args, "dtype"):
+            self._set(node, self._promote_dtype(arg_vals, _keyword(args, "dtype")))
+        elif qualified in FRESH_FP32 and _keyword(args, "dtype") is None:
+            self._opaque(arg_vals, helper=False)  # ends what FLX001 follows, as before
+            self._set(node, Val(Origin.CONST, Prec.FP32, island=True))
         elif not _array_function(qualified):
             self._set(node, self._opaque(arg_vals, helper=False, through=first))
         else:
@@ -901,15 +960,40 @@ class NumericsCollector:
         prec = self._dtype(target)
         # A cast to an integer type is no choice of float precision (FLX001 follows such a value no further).
         self.facts.fates.record(base.flows, Use.LOST if integer_dtype(target) else Use.CAST)
+        # FLX007: an explicit cast to float32 is float32 on purpose, a decision like ``dtype=jnp.float32``.
+        island = prec is Prec.FP32 and (base.island or self._explicit_fp32(target))
         if base.origin is Origin.PARAM:
             # Still a float32 parameter after a cast to float32 (the fix casts the cast's result).
-            return Val(Origin.PARAM, prec, param_node=node if prec is Prec.FP32 else None)
-        # Cast back to the compute dtype (or half): an upcast inside did not reach the stream.
-        pending = () if prec in (Prec.COMPUTE, Prec.HALF) else base.pending
+            return Val(Origin.PARAM, prec, param_node=node if prec is Prec.FP32 else None, island=island)
+        # Cast back to the compute dtype (or half), or to the activations' own dtype (``x.dtype``,
+        # ``input_dtype = x.dtype``), or to float32 on purpose: an upcast inside did not reach the stream.
+        back = prec in (Prec.COMPUTE, Prec.HALF) or island or self.val(target).act_dtype
+        pending = () if back else base.pending
         if base.table is not None:
             self._table_prec[id(node)] = prec
-            return Val(base.origin, prec, table=node, pending=pending)
-        return Val(base.origin, prec, pending=pending)
+            return Val(base.origin, prec, table=node, pending=pending, island=island)
+        return Val(base.origin, prec, pending=pending, island=island)
+
+    def _explicit_fp32(self, target: cst.BaseExpression | None) -> bool:
+        """``jnp.float32`` / ``"float32"`` as written (not a ``param_dtype``, float32 only by convention)."""
+        if target is None:
+            return False
+        scope = self.scope
+        assert scope is not None
+        resolve = self.analyzer.resolve_name
+        kind = classify(target, resolve, scope.owner.compute_exprs, scope.owner.param_exprs)
+        return kind is DtypeKind.FP32
+
+    def _promote_dtype(self, vals: Sequence[Val], dtype: cst.BaseExpression | None) -> Val:
+        """flax's ``promote_dtype(..., dtype=X)``: every array is cast to ``X``; nothing upcast leaves it."""
+        prec = self._dtype(dtype)
+        if prec not in (Prec.COMPUTE, Prec.HALF) and not self.val(dtype).act_dtype:
+            return self._opaque(vals, helper=False)
+        for val in vals:
+            self.facts.fates.record(val.flows, Use.LOST)
+            self.facts.fates.record(val.makes, Use.LOST)
+        # Which array of the tuple is which is not followed: their precision stays unknown to other rules.
+        return Val(_any_act(vals))
 
     def _squared(self, inner_node: cst.BaseExpression | None, inner: Val) -> Val:
         if inner.stat is not None and inner.stat.kind == "mean":
@@ -933,7 +1017,10 @@ class NumericsCollector:
         stat = None
         if name in MEANS:
             stat = Stat("meansq", val.stat.base) if squares and val.stat else Stat("mean", self._code(arg))
-        self._set(node, Val(val.origin, val.prec, stat=stat, pending=val.pending, flows=val.flows))
+        self._set(
+            node,
+            Val(val.origin, val.prec, stat=stat, pending=val.pending, flows=val.flows, island=val.island),
+        )
 
     def _naive_variance(self, node: cst.BinaryOperation, left: Val, right: Val) -> None:
         if left.stat is None or right.stat is None or left.stat.base != right.stat.base:
@@ -1024,7 +1111,7 @@ class NumericsCollector:
                 self._bind(element.value, self.val(elements[index].value))
             else:
                 self.facts.fates.record(value.flows, Use.LOST)
-                self._bind(element.value, Val(value.origin) if value.origin is Origin.ACT else UNKNOWN)
+                self._bind(element.value, _unpacked(value))
 
     def _branching(self) -> bool:
         """Is the current statement inside an if/for/while/try/match of the current function?"""
@@ -1035,13 +1122,46 @@ class NumericsCollector:
                 return True
         return False
 
+    def _arms(self) -> tuple[tuple[int, int], ...]:
+        """The branches around the current statement, outermost first: ``(id(if), 0 | 1)`` for the body or
+        ``else`` of an ``if``, ``(id, -1)`` for a loop, a ``try``, a ``match`` or a one-line ``if``."""
+        statements = self.analyzer.statements
+        arms: list[tuple[int, int]] = []
+        for index in range(len(statements) - 2, -1, -1):
+            statement = statements[index]
+            if isinstance(statement, cst.FunctionDef):
+                break
+            if isinstance(statement, cst.If) and isinstance(statement.body, cst.IndentedBlock):
+                child = statements[index + 1]
+                arms.append((id(statement), 0 if any(child is s for s in statement.body.body) else 1))
+            elif isinstance(statement, BRANCHES):
+                arms.append((id(statement), -1))
+        return tuple(reversed(arms))
+
+    def _leave_if(self, node: cst.If) -> None:
+        scope = self.scope
+        assert scope is not None
+        for name, old in scope.replaced.pop(id(node), ()):
+            scope.env[name] = _join(old, scope.env[name]) if name in scope.env else old
+
     def _bind(self, target: cst.BaseExpression, value: Val) -> None:
         scope = self.scope
         assert scope is not None
         if isinstance(target, cst.Name):
-            old = scope.env.get(target.value)
-            # In a branch or a loop the old value may survive: keep what both could be.
-            scope.env[target.value] = _join(old, value) if old is not None and self._branching() else value
+            name = target.value
+            old = scope.env.get(name)
+            branching = self._branching()
+            arms = self._arms() if branching else ()
+            replaced = _replaces(scope.arms.get(name, ()), arms) if old is not None else None
+            if replaced is not None:
+                # Bound in the body of an ``if`` and again, unconditionally, in its ``else``: there the
+                # body's value is gone; both meet again where the ``if`` ends.
+                scope.replaced.setdefault(replaced, []).append((name, old))
+                scope.env[name] = value
+            else:
+                # In a branch or a loop the old value may survive: keep what both could be.
+                scope.env[name] = _join(old, value) if old is not None and branching else value
+            scope.arms[name] = arms
         elif (
             isinstance(target, cst.Attribute)
             and isinstance(target.value, cst.Name)
@@ -1078,6 +1198,7 @@ NUMERICS_HANDLERS: dict[type[cst.CSTNode], Callable[[NumericsCollector, Any], No
     cst.List: NumericsCollector._elements,
     cst.Return: NumericsCollector._escape_value,
     cst.Yield: NumericsCollector._escape_value,
+    cst.If: NumericsCollector._leave_if,
 }
 
 
@@ -1129,7 +1250,48 @@ def _join(a: Val, b: Val) -> Val:
         pending=a.pending + tuple(u for u in b.pending if u not in a.pending),
         flows=join(a.flows, b.flows),
         makes=join(a.makes, b.makes),
+        island=a.island and b.island,
+        act_dtype=a.act_dtype and b.act_dtype,
     )
+
+
+def _replaces(old: tuple[tuple[int, int], ...], new: tuple[tuple[int, int], ...]) -> int | None:
+    """The ``if`` (its id) in whose ``else`` arm ``new`` binds a name directly, after ``old`` bound it in
+    that ``if``'s body; None when the old value may still be there."""
+    if not new or new[-1][1] != 1:
+        return None
+    outer, branch = new[:-1], new[-1][0]
+    depth = len(outer)
+    if old[:depth] != outer or len(old) <= depth or old[depth] != (branch, 0):
+        return None
+    return branch
+
+
+def _deliberate(vals: Sequence[Val], acts: Sequence[Val]) -> bool:
+    """Is the result of computing with ``vals`` float32 on purpose (FLX007's island)?
+
+    A parameter or a fresh array made float32 on purpose decides it, like ``dtype=jnp.float32``; activations
+    cast to float32 do when every other activation is float32 already. A float32 statistic meeting the
+    activations (T5's ``x / sqrt(var_f32)``) does not: the activations become float32 as a side effect.
+    """
+    if not any(v.island for v in vals):
+        return False
+    if any(v.island and v.origin is not Origin.ACT for v in vals):
+        return True
+    return all(v.island or v.pending for v in acts)
+
+
+def _dtype_of(val: Val) -> Val:
+    """``x.dtype``: the activations' own dtype when no upcast made them float32 (a cast to it casts back)."""
+    own = val.origin is Origin.ACT and not val.pending and not val.island and val.prec is not Prec.FP32
+    return replace(CONST, act_dtype=True) if own else CONST
+
+
+def _unpacked(value: Val) -> Val:
+    """An element of ``value`` unpacked (``a, b = jnp.split(v, 2)``): what FLX007 follows of it."""
+    origin = value.origin if value.origin is Origin.ACT else Origin.UNKNOWN
+    prec = value.prec if origin is Origin.ACT else Prec.UNKNOWN
+    return Val(origin, prec, pending=value.pending, unupcast=value.unupcast, island=value.island)
 
 
 def _at(val: Val, node: cst.BaseExpression) -> Val:

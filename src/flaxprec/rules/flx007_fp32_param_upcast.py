@@ -15,6 +15,8 @@ from flaxprec.diagnostics import Applicability, Diagnostic, Fix, ReplaceNode
 from flaxprec.rules.base import Rule, RuleContext, jnp_name, source
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from flaxprec.analysis import FileModel
     from flaxprec.numerics import Upcast
 
@@ -27,19 +29,27 @@ def _fix(model: FileModel, upcast: Upcast, compute: str) -> Fix | None:
     jnp = jnp_name(model)
     if jnp is None:
         return None
+    # The parameters the float32 result meets later would be the next upcasts once this one is fixed.
+    followers = tuple(_cast(model, jnp[0], param, compute) for param in upcast.followers)
+    also = "".join(f", and `{source(model, p)}` after it" for p in upcast.followers)
     if upcast.other is Prec.FP32:
         # The activations are float32 already: casting the parameter alone changes nothing.
         if not isinstance(upcast.node, (cst.BinaryOperation, cst.Call)):
             return None
         code = source(model, upcast.node.with_changes(lpar=[], rpar=[]))
         edit = ReplaceNode(upcast.node, f"{jnp[0]}.asarray({code}, {compute})")
-        return Fix(f"Cast the result to `{compute}`", Applicability.UNSAFE, (edit,), jnp[1])
+        return Fix(f"Cast the result to `{compute}`{also}", Applicability.UNSAFE, (edit, *followers), jnp[1])
     code = source(model, upcast.param.with_changes(lpar=[], rpar=[]))
-    edit = ReplaceNode(upcast.param, f"{jnp[0]}.asarray({code}, {compute})")
+    edit = _cast(model, jnp[0], upcast.param, compute)
     # Safe when the other side is known to be in the compute dtype: the result then is, too.
-    safe = upcast.other is Prec.COMPUTE
+    safe = upcast.other is Prec.COMPUTE and not followers
     applicability = Applicability.SAFE if safe else Applicability.UNSAFE
-    return Fix(f"Cast `{code}` to `{compute}`", applicability, (edit,), jnp[1])
+    return Fix(f"Cast `{code}` to `{compute}`{also}", applicability, (edit, *followers), jnp[1])
+
+
+def _cast(model: FileModel, jnp: str, param: cst.BaseExpression, compute: str) -> ReplaceNode:
+    code = source(model, param.with_changes(lpar=[], rpar=[]))
+    return ReplaceNode(param, f"{jnp}.asarray({code}, {compute})")
 
 
 def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
