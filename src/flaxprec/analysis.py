@@ -823,7 +823,9 @@ def analyse(
     analyzer.lookup_names = lookup_names
     walk(module, _TopLevel(analyzer))
     walk(module, analyzer)
-    analyzer.numerics.analyzer = None  # type: ignore[assignment]  # the cycle would hold the tree until gc
+    # The collector and what points back at it would hold the tree in cycles until the collector runs.
+    analyzer.numerics.analyzer = None  # type: ignore[assignment]
+    analyzer.numerics.masks.collector = None  # type: ignore[assignment]
     if not lookup_names:
         model._reanalyse = lambda names: analyse(
             module, filename, module_name, index, catalogue, is_package, lookup_names=names

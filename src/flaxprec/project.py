@@ -9,6 +9,7 @@ linear in the number of files; the facts that need inheritance are resolved lazi
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -375,17 +376,20 @@ class ProjectIndex:
     def roles(self) -> RoleReader:
         """The dtype roles of the tree's Module classes (flaxprec.roles), read from their code."""
         if self._roles is None:
+            # The reader reaches the index through a weak proxy: a reference back would make a cycle that
+            # keeps every summary alive until the cyclic collector runs (tests/test_engine_memory.py).
+            index = weakref.proxy(self)
             self._roles = RoleReader(
-                uses_of=self._uses_of,
-                param_name=self._param_name,
-                is_catalogued=lambda qualname: self.catalogue.lookup(qualname) is not None,
-                quantized=lambda qualname, key: key in getattr(self.facts(qualname), "quantized", ()),
+                uses_of=lambda qualname: index._uses_of(qualname),
+                param_name=lambda qualname, slot: index._param_name(qualname, slot),
+                is_catalogued=lambda qualname: index.catalogue.lookup(qualname) is not None,
+                quantized=lambda qualname, key: key in getattr(index.facts(qualname), "quantized", ()),
                 declares=lambda qualname, name: bool(
-                    (facts := self.facts(qualname)) and facts.declares(name)
+                    (facts := index.facts(qualname)) and facts.declares(name)
                 ),
-                every_use=self._every_use,
-                origin_of=self._origin_of,
-                same_module=lambda a, b: self.modules.get(a) == self.modules.get(b),
+                every_use=lambda: index._every_use(),
+                origin_of=lambda qualname, use: index._origin_of(qualname, use),
+                same_module=lambda a, b: index.modules.get(a) == index.modules.get(b),
                 conventions=self.catalogue.conventions,
             )
         return self._roles
