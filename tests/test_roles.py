@@ -263,3 +263,29 @@ def test_evidence_from_another_module_names_its_class() -> None:
         index.roles.role("pkg.base.Base", "dtype").why_compute("dtype")
         == "`dtype` reaches `.astype` at line 7"
     )
+
+
+def test_a_block_misusing_its_dtype_does_not_make_the_caller_s_a_storage_dtype() -> None:
+    """The shipped example: ``RMSNorm`` computes with its ``dtype`` and stores its scale in it (its own
+    FLX004); ``Block`` passing its compute dtype there still computes with it, nothing more."""
+    source = (Path(__file__).parent.parent / "examples" / "tiny_gpt.py").read_text(encoding="utf-8")
+    index = ProjectIndex(load_catalogue())
+    index.add(read_tree(ast.parse(source), "tiny_gpt")[0])
+    assert index.roles.role("tiny_gpt.RMSNorm", "dtype").role is Role.BOTH
+    assert index.roles.role("tiny_gpt.Block", "dtype").role is Role.COMPUTE
+    assert index.roles.role("tiny_gpt.TinyGPT", "dtype").role is Role.COMPUTE
+
+
+def test_the_readme_counts_the_example_s_findings() -> None:
+    """README's first command promises the example's exit code and number of findings."""
+    from click.testing import CliRunner
+
+    from flaxprec.cli import main
+
+    root = Path(__file__).parent.parent
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(root / "examples")])
+    found = result.stdout.splitlines()[-2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    count = found.removeprefix("Found ").removesuffix(" errors.")
+    assert result.exit_code == 1
+    assert f"exit code 1, {count} findings)" in readme

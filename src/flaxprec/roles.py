@@ -455,8 +455,10 @@ class RoleReader:
             # Only where it agrees with the parameter's name: a block that stores its weights in its
             # ``dtype`` misuses the caller's compute dtype; that is the block's finding, not the caller's.
             role = self.evidence(use.target, name).role
+            if role is Role.BOTH:  # the block computes with it; storing it too is the block's own finding
+                return Role.COMPUTE
             prior = self.conventions.prior(name)
-            return role if prior is Role.UNKNOWN or role in (prior, Role.BOTH) else Role.UNKNOWN
+            return role if prior is Role.UNKNOWN or role is prior else Role.UNKNOWN
         position = ARRAY_DTYPE_POSITION.get(use.target)
         if use.slot == "dtype" and use.target.startswith(COMPUTE_MODULES):
             return Role.COMPUTE
