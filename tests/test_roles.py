@@ -84,7 +84,7 @@ def test_roles_follow_values_into_children() -> None:
     # Table stores its parameter in its `dtype`, and Block passes its compute dtype into it: both.
     table = roles.role("m.Table", "dtype")
     assert table.role is Role.BOTH
-    assert table.why_compute("dtype") == "`Block` passes its compute dtype into `dtype` at line 23"
+    assert table.why_compute() == "`Block` passes its compute dtype into `dtype` at line 23"
     assert roles.evidence("m.Table", "kernel_dtype").role is Role.STORAGE  # jnp.int8: quantized
     # Nothing in Linear's code uses `dtype`: its name is the prior.
     assert roles.evidence("m.Linear", "dtype").role is Role.UNKNOWN
@@ -258,11 +258,8 @@ def test_evidence_from_another_module_names_its_class() -> None:
     index.add(read_tree(ast.parse(child), "pkg.child")[0])
     child_role = index.roles.role("pkg.child.Child", "dtype")
     assert child_role.role is Role.BOTH
-    assert child_role.why_compute("dtype") == "`dtype` reaches `.astype` at line 7 of `pkg.base.Base`"
-    assert (
-        index.roles.role("pkg.base.Base", "dtype").why_compute("dtype")
-        == "`dtype` reaches `.astype` at line 7"
-    )
+    assert child_role.why_compute() == "`dtype` reaches `.astype` at line 7 of `pkg.base.Base`"
+    assert index.roles.role("pkg.base.Base", "dtype").why_compute() == "`dtype` reaches `.astype` at line 7"
 
 
 def test_a_block_misusing_its_dtype_does_not_make_the_caller_s_a_storage_dtype() -> None:

@@ -19,11 +19,11 @@ import libcst as cst
 
 from flaxprec.catalogue import Catalogue, LayerSpec
 from flaxprec.cst_walk import Hooks, LeaveHook, VisitHook, Visitor, walk
-from flaxprec.dtypes import dotted
+from flaxprec.dtypes import ARRAY_DTYPE_INDEX, NNX_PARAM_NAMES, dotted
 from flaxprec.flow import Fates, cast_on_purpose
 from flaxprec.imports import JNP_MODULE, ImportMap, resolve_relative
 from flaxprec.numerics import NUMERICS_HANDLERS, NumericsCollector, NumericsFacts
-from flaxprec.project import ARRAY_DTYPE_INDEX, CONFIG_NAMES, NNX_PARAM_NAMES, ClassFacts, ProjectIndex
+from flaxprec.project import CONFIG_NAMES, ClassFacts, ProjectIndex
 from flaxprec.roles import Evidence, Role
 
 PARTIAL = frozenset({"functools.partial"})

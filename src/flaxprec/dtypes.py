@@ -22,6 +22,20 @@ INTEGER_NAME = re.compile(r"u?int\d*|[iu]\d|bool_?")
 FP32_NAMES = frozenset({"float32", "single", "fp32", "f4"})
 DTYPE_MODULES = frozenset({"jax.numpy", "numpy", "ml_dtypes", "jax.dtypes"})
 DTYPE_CONSTRUCTORS = frozenset({"jax.numpy.dtype", "numpy.dtype"})
+# nnx's parameter wrapper under its import paths (``nnx.Param(init(key, shape, dtype))``).
+NNX_PARAM_NAMES = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
+# Where the dtype of a jax.numpy array function goes positionally (``jnp.ones(shape, dtype)``,
+# ``jnp.asarray(x, dtype)``): read by the analysis, the gate and the dtype roles alike.
+ARRAY_DTYPE_INDEX = {
+    "jax.numpy.asarray": 1,
+    "jax.numpy.array": 1,
+    "jax.numpy.zeros": 1,
+    "jax.numpy.ones": 1,
+    "jax.numpy.empty": 1,
+    "jax.numpy.full": 2,
+    "jax.numpy.zeros_like": 1,
+    "jax.numpy.ones_like": 1,
+}
 
 
 def logits_parameter(name: object, shape: str) -> bool:

@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from flaxprec.ast_walk import children, dotted_name, walk
-from flaxprec.dtypes import INTEGER_NAME, logits_parameter
+from flaxprec.dtypes import ARRAY_DTYPE_INDEX, INTEGER_NAME, NNX_PARAM_NAMES, logits_parameter
 from flaxprec.gate_params import promoted_params
 from flaxprec.imports import JNP_MODULE, JNP_NAME, ImportMap, resolve_relative
 from flaxprec.project import (
-    ARRAY_DTYPE_INDEX,
     CONFIG_NAMES,
-    NNX_PARAM_NAMES,
     NORM_STATISTICS,
     ClassFacts,
     FileSummary,

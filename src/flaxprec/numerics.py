@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from flaxprec.dtypes import DtypeKind, classify, dotted, integer_dtype, logits_parameter
+from flaxprec.dtypes import NNX_PARAM_NAMES, DtypeKind, classify, dotted, integer_dtype, logits_parameter
 from flaxprec.flow import Fates, Flow, Flows, Use, join, started_by, unsure
-from flaxprec.project import NNX_PARAM_NAMES
 
 if TYPE_CHECKING:
     from flaxprec.analysis import Analyzer, Construction, Owner

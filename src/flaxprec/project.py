@@ -20,13 +20,10 @@ from flaxprec.roles import QUANTIZED_NAMES, DtypeUse, MethodContext, RoleReader,
 
 LINEN_MODULE = frozenset({"flax.linen.Module", "flax.linen.module.Module"})
 NNX_MODULE = frozenset({"flax.nnx.Module", "flax.nnx.module.Module", "flax.nnx.bridge.Module"})
-NNX_PARAM_NAMES = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param"})
 CONFIG_NAMES = frozenset({"config", "cfg", "conf", "model_config", "model_cfg"})
 # What a normalisation layer's methods read (``jnp.mean`` / ``x.mean``, ``lax.rsqrt``, ``jnp.var``): a project
 # Module reading ``var``, or ``mean`` and ``rsqrt``, normalises (its kind is "norm", as flax's norms).
 NORM_STATISTICS = frozenset({"mean", "rsqrt", "var"})
-# Array constructors whose dtype is the second (or third) positional argument (``nnx.Param(jnp.ones(...))``).
-ARRAY_DTYPE_INDEX = {"jax.numpy.ones": 1, "jax.numpy.zeros": 1, "jax.numpy.empty": 1, "jax.numpy.full": 2}
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ code says nothing: :class:`Conventions` lists the common names and takes a proje
 from __future__ import annotations
 
 import ast
+import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flaxprec.ast_walk import dotted_name
+from flaxprec.dtypes import ARRAY_DTYPE_INDEX, NNX_PARAM_NAMES
 
 # Keyword arguments whose value is a dtype whatever the callee: storage ones, compute ones, and ``dtype``
 # itself, whose meaning is the callee's (resolved once the index is complete).
@@ -34,18 +36,7 @@ DTYPE_KEYWORDS = STORAGE_KEYWORDS | COMPUTE_KEYWORDS | {"dtype"}
 # Functions of these modules take ``dtype=`` for the dtype of their computation or of the array they make
 # from activations (``jnp.asarray``, ``promote_dtype``, ``lax.dot_general``, ``nn.dot_product_attention``).
 COMPUTE_MODULES = ("jax.numpy.", "jax.lax.", "jax.nn.", "flax.linen.", "flax.nnx.", "numpy.")
-# Where the dtype of a jax.numpy array function goes positionally (``jnp.asarray(x, dtype)``).
-ARRAY_DTYPE_POSITION = {
-    "jax.numpy.asarray": 1,
-    "jax.numpy.array": 1,
-    "jax.numpy.zeros": 1,
-    "jax.numpy.ones": 1,
-    "jax.numpy.empty": 1,
-    "jax.numpy.full": 2,
-    "jax.numpy.zeros_like": 1,
-    "jax.numpy.ones_like": 1,
-}
-PARAM_CREATORS = frozenset({"flax.nnx.Param", "flax.nnx.variablelib.Param", "flax.nnx.Variable"})
+PARAM_CREATORS = NNX_PARAM_NAMES | {"flax.nnx.Variable"}
 # Integer and 8-bit float dtypes: a field that defaults to one holds a quantized kernel's storage dtype.
 QUANTIZED_NAMES = frozenset(
     {"int4", "int8", "int16", "int32", "uint4", "uint8", "uint16", "uint32", "float8_e4m3fn", "float8_e5m2"}
@@ -89,6 +80,7 @@ class Evidence:
     ``storage_field``: the module keeps its parameters in that other field)."""
 
     role: Role
+    key: str = ""  # the name this is evidence about (``dtype``, ``config.dtype``)
     storage: DtypeUse | None = None
     compute: DtypeUse | None = None
     inflow: tuple[str, DtypeUse] | None = None
@@ -99,8 +91,9 @@ class Evidence:
     compute_elsewhere: str | None = None
     inflow_elsewhere: bool = False
 
-    def why_compute(self, name: str) -> str:
-        """Why ``name`` counts as a compute dtype, for a message."""
+    def why_compute(self) -> str:
+        """Why :attr:`key` counts as a compute dtype, for a message."""
+        name = self.key
         if self.compute is not None:
             where = f" of `{self.compute_elsewhere}`" if self.compute_elsewhere else ""
             return f"`{name}` reaches {self.compute.what} at line {self.compute.line}{where}"
@@ -352,7 +345,7 @@ class RoleReader:
         if memo_key in self._memo:
             return self._memo[memo_key]
         self._memo[memo_key] = Evidence(Role.UNKNOWN)  # a cycle (a block given its own dtype) shows nothing
-        result = self._evidence(qualname, key)
+        result = dataclasses.replace(self._evidence(qualname, key), key=key)
         self._memo[memo_key] = result
         return result
 
@@ -367,17 +360,21 @@ class RoleReader:
         found = self.evidence(qualname, key)
         prior = self.conventions.prior(key)
         if found.role is Role.UNKNOWN and prior is not Role.UNKNOWN:
-            return Evidence(prior, from_name=True)
+            return Evidence(prior, key, from_name=True)
         if found.role is Role.STORAGE and prior is not Role.STORAGE and found.storage is not None:
             inflow = self.inflow(qualname, key)
             if inflow is not None:
                 elsewhere = not self.same_module(inflow[0], qualname)
-                return Evidence(Role.BOTH, found.storage, inflow=inflow, inflow_elsewhere=elsewhere)
+                return Evidence(
+                    Role.BOTH, key, storage=found.storage, inflow=inflow, inflow_elsewhere=elsewhere
+                )
             if prior is Role.COMPUTE:
                 for name in sorted(self.conventions.storage_names):
                     stores = self.evidence(qualname, name).role is not Role.COMPUTE
                     if stores and self.declares(qualname, name):
-                        return Evidence(Role.BOTH, found.storage, from_name=True, storage_field=name)
+                        return Evidence(
+                            Role.BOTH, key, storage=found.storage, from_name=True, storage_field=name
+                        )
         return found
 
     def inflow(self, qualname: str, key: str) -> tuple[str, DtypeUse] | None:
@@ -414,9 +411,9 @@ class RoleReader:
             origin = self.origin_of(qualname, compute)
             elsewhere = None if self.same_module(origin, qualname) else origin
         if storage is not None and compute is not None:
-            return Evidence(Role.BOTH, storage, compute, compute_elsewhere=elsewhere)
+            return Evidence(Role.BOTH, storage=storage, compute=compute, compute_elsewhere=elsewhere)
         if storage is not None:
-            return Evidence(Role.STORAGE, storage)
+            return Evidence(Role.STORAGE, storage=storage)
         if compute is not None:
             return Evidence(Role.COMPUTE, compute=compute, compute_elsewhere=elsewhere)
         return Evidence(Role.UNKNOWN)
@@ -459,7 +456,7 @@ class RoleReader:
                 return Role.COMPUTE
             prior = self.conventions.prior(name)
             return role if prior is Role.UNKNOWN or role is prior else Role.UNKNOWN
-        position = ARRAY_DTYPE_POSITION.get(use.target)
+        position = ARRAY_DTYPE_INDEX.get(use.target)
         if use.slot == "dtype" and use.target.startswith(COMPUTE_MODULES):
             return Role.COMPUTE
         if position is not None and use.slot == position:

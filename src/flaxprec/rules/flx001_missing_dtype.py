@@ -88,8 +88,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             evidence = owner.compute_evidence
             if evidence is not None and evidence.role is Role.BOTH:
                 # The module also stores parameters in it: conflicting evidence is reported, never fixed.
-                why = evidence.why_compute(expr.rpartition(".")[2])
-                message += f" ({why}, but it also stores parameters in it)"
+                message += f" ({evidence.why_compute()}, but it also stores parameters in it)"
                 fix = None
         yield RULE.report(model, construction.call, message, construction.statement, fix)
 

@@ -28,11 +28,7 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
         what = "half precision"
         evidence = creation.owner.evidence_for(written) if kind is DtypeKind.COMPUTE else None
         if kind is DtypeKind.COMPUTE:
-            what = (
-                "the compute dtype"
-                if evidence is None
-                else f"the compute dtype: {evidence.why_compute(_key(written))}"
-            )
+            what = "the compute dtype" if evidence is None else f"the compute dtype: {evidence.why_compute()}"
         message = (
             f"Parameter created in `{written}` ({what}): it is stored that way and loses small updates; "
             "create it in the param dtype and cast it where it is used"
@@ -56,11 +52,6 @@ def check(model: FileModel, context: RuleContext) -> Iterator[Diagnostic]:
             if not (conflicting and not declared):
                 fix = Fix(f"Create the parameter in `{storage[0]}`", applicability, (edit,), storage[1])
         yield RULE.report(model, creation.arg.value, message, creation.statement, fix)
-
-
-def _key(written: str) -> str:
-    """The name a message calls a dtype expression by: ``self.dtype`` -> ``dtype``."""
-    return written.partition(".")[2] if written.startswith("self.") else written
 
 
 RULE = Rule(
